@@ -1,0 +1,333 @@
+"""Exceptions raised by kling_nb.
+
+The tree::
+
+    KlingError
+    ├── ValidationError (ValueError)      bad input, caught before any request
+    ├── ConfigurationError                no key, bad base URL
+    ├── APIError                          .status_code .code .message .request_id .body
+    │   ├── BadRequestError (400)
+    │   │   └── UnsupportedModelError
+    │   ├── AuthenticationError (401)
+    │   ├── InsufficientBalanceError (402)
+    │   ├── PermissionDeniedError (403)
+    │   │   ├── TeamRequiredError
+    │   │   └── AccessDeniedError
+    │   ├── NotFoundError (404)
+    │   ├── UpstreamError (424)           .upstream_status .upstream_code
+    │   ├── TooManyPendingTasksError (429)
+    │   └── ServerError (5xx)
+    ├── APIConnectionError
+    │   └── APITimeoutError
+    ├── TaskFailedError                   .task  (failed / cancelled / expired)
+    └── TaskTimeoutError                  .task  (local deadline passed; the remote task runs on)
+
+No exception text ever contains the API key: messages are built from the server's body and
+our own words only, and request objects (which carry headers) are never attached.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import Task
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AccessDeniedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "InsufficientBalanceError",
+    "KlingError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ServerError",
+    "TaskFailedError",
+    "TaskTimeoutError",
+    "TeamRequiredError",
+    "TooManyPendingTasksError",
+    "UnsupportedModelError",
+    "UpstreamError",
+    "ValidationError",
+    "error_from_response",
+    "parse_error_body",
+]
+
+
+class KlingError(Exception):
+    """Base class of every kling_nb error."""
+
+
+class ValidationError(KlingError, ValueError):
+    """A request is invalid; raised at construction, before anything is sent.
+
+    `field`, `value` and `allowed` say what was wrong and what would be accepted.
+    """
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field}={shown} is not valid: {allowed}")
+
+
+class ConfigurationError(KlingError):
+    """The client cannot be set up: no API key, or a bad base URL."""
+
+
+class APIError(KlingError):
+    """The server answered with an error status.
+
+    Attributes: `status_code`, `code` (the server's error code, if any), `message`
+    (the server's words), `request_id`, `body` (the parsed body, or the raw text) and
+    `details` (every other field of the error object, e.g. `available_nano`).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        request_id: str | None = None,
+        body: object = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.body = body
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        parts = [f"HTTP {self.status_code}"]
+        if self.code:
+            parts.append(self.code)
+        text = " ".join(parts) + f": {self.message}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+
+class BadRequestError(APIError):
+    """400: the server rejected the request."""
+
+
+class UnsupportedModelError(BadRequestError):
+    """400 unsupported model: the model does not belong on this route."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or unknown."""
+
+
+class InsufficientBalanceError(APIError):
+    """402 kling_balance_too_low: the team lacks credit. Recharge, then retry."""
+
+    @property
+    def required(self) -> object:
+        """What the task would have needed, if the server said so."""
+        return self.details.get("required_available_nano", self.details.get("required"))
+
+    @property
+    def available(self) -> object:
+        """What the team has, if the server said so."""
+        return self.details.get("available_nano", self.details.get("available"))
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not do this."""
+
+
+class TeamRequiredError(PermissionDeniedError):
+    """403 kling_team_required: the key is not scoped to a team."""
+
+
+class AccessDeniedError(PermissionDeniedError):
+    """403 media_resource_access_denied: the task belongs to another owner."""
+
+
+class NotFoundError(APIError):
+    """404: no such task on this route (status reads must use the create route)."""
+
+
+class UpstreamError(APIError):
+    """424: the upstream provider failed or timed out; no task was created, nothing billed."""
+
+    @property
+    def upstream_status(self) -> int | None:
+        """The upstream provider's HTTP status, if the body kept it."""
+        value = self.details.get("upstream_status")
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def upstream_code(self) -> str | None:
+        """The upstream provider's error code, if the body kept it."""
+        for key in ("upstream_code", "upstream_error_code", "upstream_error"):
+            value = self.details.get(key)
+            if isinstance(value, Mapping):
+                value = value.get("code")
+            if value is not None:
+                return str(value)
+        return None
+
+
+class TooManyPendingTasksError(APIError):
+    """429 kling_too_many_pending_tasks: wait for a running task to finish, then create again."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked us to wait, if it said."""
+        value = self.details.get("_retry_after")
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+class ServerError(APIError):
+    """5xx: the router failed."""
+
+
+class APIConnectionError(KlingError):
+    """The request did not get an answer (connection refused, reset, DNS failure)."""
+
+    def __init__(self, message: str, *, sent: bool | None = None) -> None:
+        self.sent = sent
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class TaskFailedError(KlingError):
+    """The task ended failed, cancelled or expired. `task` holds its last state."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        reason = f": {task.error}" if task.error else ""
+        super().__init__(f"task {task.id} on {task.route} ended {task.status}{reason}")
+
+
+class TaskTimeoutError(KlingError):
+    """The local deadline passed before the task finished; the remote task runs on."""
+
+    def __init__(self, task: Task, timeout: float) -> None:
+        self.task = task
+        self.timeout = timeout
+        super().__init__(
+            f"task {task.id} on {task.route} still {task.status} after {timeout:g} s "
+            "(stopped waiting locally; the remote task runs on)"
+        )
+
+
+def parse_error_body(body: object) -> tuple[str | None, str | None, dict[str, Any]]:
+    """Return `(code, message, details)` from an error body in any of the known envelopes.
+
+    contract.md assumption 1: a live WorldRouter error was `{"detail": {"code", "message", ...}}`;
+    other clients assume `{"error": {"code", "message"}}`; some bodies put `code`/`message` at
+    the top. `detail` may also be a plain string. Every other field lands in `details`.
+    """
+    if isinstance(body, str):
+        return None, body.strip() or None, {}
+    if not isinstance(body, Mapping):
+        return None, None, {}
+    for key in ("detail", "error"):
+        inner = body.get(key)
+        if isinstance(inner, Mapping):
+            details = {k: v for k, v in inner.items() if k not in ("code", "message")}
+            details.update({k: v for k, v in body.items() if k != key and k not in details})
+            code = inner.get("code") or inner.get("type")
+            message = inner.get("message") or inner.get("msg")
+            return _opt_str(code), _opt_str(message), details
+        if isinstance(inner, str) and inner.strip():
+            details = {k: v for k, v in body.items() if k != key}
+            return _opt_str(body.get("code")), inner.strip(), details
+        if isinstance(inner, list) and inner:
+            # FastAPI-style validation lists: keep them whole, summarise the first.
+            first = inner[0]
+            message = first.get("msg") if isinstance(first, Mapping) else str(first)
+            return None, _opt_str(message), {key: inner}
+    details = {k: v for k, v in body.items() if k not in ("code", "message")}
+    return _opt_str(body.get("code")), _opt_str(body.get("message")), details
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientBalanceError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    424: UpstreamError,
+    429: TooManyPendingTasksError,
+}
+
+_BY_CODE: dict[str, type[APIError]] = {
+    "unsupported_model": UnsupportedModelError,
+    "kling_balance_too_low": InsufficientBalanceError,
+    "kling_team_required": TeamRequiredError,
+    "media_resource_access_denied": AccessDeniedError,
+    "kling_too_many_pending_tasks": TooManyPendingTasksError,
+}
+
+
+def error_from_response(
+    status_code: int,
+    text: str,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIError:
+    """Build the typed exception for an error response (status code plus body text)."""
+    try:
+        body: object = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    code, message, details = parse_error_body(body)
+    if retry_after is not None:
+        details["_retry_after"] = retry_after
+    if request_id is None and isinstance(body, Mapping):
+        rid = body.get("requestId") or body.get("request_id") or details.get("requestId")
+        request_id = str(rid) if rid else None
+    cls = _BY_STATUS.get(status_code, ServerError if status_code >= 500 else APIError)
+    by_code = _BY_CODE.get(code or "")
+    if by_code is not None and issubclass(by_code, cls):
+        cls = by_code
+    elif status_code == 400 and "unsupported model" in (message or code or "").lower():
+        cls = UnsupportedModelError
+    if not message:
+        message = code or (text[:500] if text else "") or f"HTTP {status_code} with an empty body"
+    if cls is InsufficientBalanceError:
+        message = _balance_message(message, details)
+    return cls(
+        message,
+        status_code=status_code,
+        code=code,
+        request_id=request_id,
+        body=body,
+        details=details,
+    )
+
+
+def _balance_message(message: str, details: Mapping[str, Any]) -> str:
+    required = details.get("required_available_nano", details.get("required"))
+    available = details.get("available_nano", details.get("available"))
+    if required is None or available is None or "needs" in message:
+        return message
+    return f"{message} (team balance too low: needs {required}, has {available})"

@@ -197,7 +197,8 @@ class AsyncClient:
                 continue
             raise error_from_response(
                 response.status_code,
-                response.text,
+                # A server may echo the key it refused; never let it into an exception.
+                response.text.replace(self._auth._key, "<hidden>"),
                 request_id=response.headers.get("x-request-id"),
                 retry_after=retry_after,
             )
@@ -267,17 +268,19 @@ class AsyncClient:
         timeout: float = 900.0,
         on_update: OnUpdate | None = None,
         schedule: PollSchedule | None = None,
+        since: float = 0.0,
     ) -> Task:
         """Poll until the task is terminal; return it when it succeeded with a video URL.
 
         Raises `TaskFailedError` (failed, cancelled, expired) or `TaskTimeoutError` (the local
         deadline passed; the remote task runs on). Transient read errors never fail the wait
         before its deadline; unknown statuses, and `succeeded` without a URL, keep it polling
-        (contract.md assumptions 4 and 5).
+        (contract.md assumptions 4 and 5). `schedule` decides when to poll; `since` is how long
+        the task has existed already (so a resumed task is not polled as if brand new).
         """
         schedule = schedule or PollSchedule(median=60.0)
-        started = time.monotonic()
-        deadline = started + timeout
+        started = time.monotonic() - max(since, 0.0)
+        deadline = time.monotonic() + timeout
         current = task
         while True:
             now = time.monotonic()
@@ -370,7 +373,12 @@ class AsyncClient:
     async def upload_image(self, path: str | os.PathLike[str]) -> str:
         """Upload a local PNG/JPEG/WebP/GIF (<= 10 MiB); return its presigned URL (7 days)."""
         file = Path(path).expanduser()
-        data = file.read_bytes()
+        try:
+            data = file.read_bytes()
+        except OSError:
+            raise ValidationError(
+                "image", str(path), "an existing, readable local image file"
+            ) from None
         kind = sniff_image_type(data[:16])
         if kind is None:
             raise ValidationError("image", str(path), "a PNG, JPEG, WebP or GIF image")

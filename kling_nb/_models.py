@@ -65,6 +65,14 @@ TERMINAL_STATUSES: Final = frozenset(
 )
 
 
+def as_route(value: object) -> Route:
+    """`value` as a Route, or ValueError."""
+    for route in ROUTES:
+        if value == route:
+            return route
+    raise ValueError(f"route={value!r} is not one of {', '.join(ROUTES)}")
+
+
 def parse_status(value: object) -> Status | str:
     """Map a raw status string to `Status`; keep an unknown value as a plain string.
 

@@ -27,6 +27,8 @@ __all__ = [
     "OmniVideo",
     "Request",
     "TextToVideo",
+    "request_fields",
+    "request_from_row",
     "sniff_image_type",
 ]
 
@@ -71,7 +73,8 @@ def _check_duration(duration: object) -> int:
     value: int | None = None
     if isinstance(duration, int) and not isinstance(duration, bool):
         value = duration
-    elif isinstance(duration, str) and duration.strip().isdigit():
+    elif isinstance(duration, str) and duration.strip().isdecimal():
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
         value = int(duration.strip())
     if value not in DURATIONS:
         raise ValidationError("duration", duration, "5 or 10 (seconds, int or string)")
@@ -146,7 +149,7 @@ def _check_extra(extra: object) -> Mapping[str, Any]:
                 "(set those through their own arguments)",
             )
     try:
-        json.dumps(dict(extra))
+        json.dumps(dict(extra), allow_nan=False)  # NaN/Infinity are not JSON
     except (TypeError, ValueError):
         raise ValidationError("extra", dict(extra), "JSON-serializable values") from None
     return MappingProxyType(dict(extra))
@@ -312,3 +315,49 @@ def _require_url(name: str, image: str | Path) -> str:
 
 
 Request: TypeAlias = "TextToVideo | ImageToVideo | OmniVideo"
+
+
+def request_from_row(row: Mapping[str, Any]) -> Request:
+    """Rebuild a request from a ledger row (used by `Studio.resume`).
+
+    The row's columns give the documented fields; any extra PascalCase fields come from the
+    body that was recorded. A first frame not uploaded yet is the row's local `image` path.
+    """
+    body = row.get("request") or {}
+    extra = {key: value for key, value in body.items() if key not in DOCUMENTED_FIELDS} or None
+    images = body.get("ImageList") or []
+    sent_url = images[0].get("ImageUrl") if images and isinstance(images[0], Mapping) else None
+    image = sent_url or row.get("image")
+    common: dict[str, Any] = {"model": row["model"], "duration": row["duration"], "extra": extra}
+    route = row["route"]
+    if route == "text2video":
+        return TextToVideo(
+            row["prompt"], mode=row["mode"], aspect_ratio=row["aspect_ratio"], **common
+        )
+    if route == "image2video":
+        if image is None:
+            raise ValidationError("image", None, "the image2video row's first frame")
+        return ImageToVideo(image, row["prompt"], mode=row["mode"], **common)
+    if route == "omni-video":
+        return OmniVideo(
+            row["prompt"],
+            first_frame=image,
+            mode=row["mode"],
+            aspect_ratio=row["aspect_ratio"],
+            **common,
+        )
+    raise ValidationError("route", route, "one of text2video, image2video, omni-video")
+
+
+def request_fields(request: Request) -> dict[str, Any]:
+    """The ledger's view of a request: route, model, mode, duration, aspect ratio, prompt, image."""
+    image = getattr(request, "image", None) or getattr(request, "first_frame", None)
+    return {
+        "route": request.route,
+        "model": request.model,
+        "mode": request.mode,
+        "duration": request.duration,
+        "aspect_ratio": getattr(request, "aspect_ratio", None),
+        "prompt": request.prompt,
+        "image": str(image) if image is not None else None,
+    }

@@ -1,0 +1,107 @@
+"""Where background jobs run: the kernel's own event loop, or a loop on a daemon thread.
+
+In a Jupyter kernel a cell runs while the kernel's asyncio loop is running, so jobs become
+tasks on that loop and the cell returns at once. In a plain script there is no running loop,
+so a private loop runs on a daemon thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["Runner"]
+
+T = TypeVar("T")
+
+
+class Runner:
+    """Runs coroutines in the background and waits for them without freezing the kernel."""
+
+    def __init__(self) -> None:
+        try:
+            self.loop = asyncio.get_running_loop()
+            self.owns_thread = False
+            self._thread: threading.Thread | None = None
+        except RuntimeError:
+            self.loop = asyncio.new_event_loop()
+            self.owns_thread = True
+            self._thread = threading.Thread(target=self._serve, name="kling-nb-loop", daemon=True)
+            self._thread.start()
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def __repr__(self) -> str:
+        where = "own thread" if self.owns_thread else "running loop"
+        return f"Runner({where}, {len(self._tasks)} tasks)"
+
+    @property
+    def on_loop_thread(self) -> bool:
+        """True when called from the thread that runs the loop."""
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T] | asyncio.Task[T]:
+        """Schedule `coro` on the loop, keeping a reference until it ends."""
+        if self.on_loop_thread:
+            task = self.loop.create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return task
+        return asyncio.run_coroutine_threadsafe(self._track(coro), self.loop)
+
+    async def _track(self, coro: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await coro
+
+    def call(self, callback: Any, *args: Any) -> None:
+        """Run a plain callback on the loop thread (thread-safe)."""
+        if self.on_loop_thread:
+            callback(*args)
+        else:
+            self.loop.call_soon_threadsafe(callback, *args)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Block the caller until `coro` finishes, while the loop keeps serving other tasks.
+
+        In a kernel this re-enters the running loop (nest-asyncio2), so other jobs, widgets and
+        the kernel's own handlers keep moving while this cell waits.
+        """
+        if self.owns_thread:
+            if self.on_loop_thread:
+                raise RuntimeError("cannot block the Studio's own loop thread; use `await job`")
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+            try:
+                return future.result(timeout)
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                raise TimeoutError(f"still running after {timeout} s") from None
+        import nest_asyncio2
+
+        nest_asyncio2.apply(self.loop)
+        return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    def close(self) -> None:
+        """Cancel what is still running; stop the private loop, if there is one."""
+        for task in list(self._tasks):
+            if self.owns_thread:
+                self.loop.call_soon_threadsafe(task.cancel)
+            else:
+                task.cancel()
+        if self.owns_thread and self._thread is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+            with contextlib.suppress(RuntimeError):
+                self.loop.close()

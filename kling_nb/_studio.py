@@ -52,6 +52,8 @@ log = logging.getLogger("kling_nb")
 UNBILLED_STATES = frozenset({"failed", "cancelled", "expired", "error"})
 MAX_UPSTREAM_RETRIES = 3
 MAX_UNSENT_RETRIES = 3
+RETRY_INITIAL = 1.0
+"""First backoff (seconds) before re-sending a create that provably created nothing."""
 
 
 class CreateOutcomeUnknownError(KlingError):
@@ -423,7 +425,9 @@ class Studio:
                 self._set(
                     job, "waiting", event="upstream_424", detail=exc.message, create_state="pending"
                 )
-                await asyncio.sleep(backoff_delay(upstream_failures, initial=1.0, cap=16.0))
+                await asyncio.sleep(
+                    backoff_delay(upstream_failures, initial=RETRY_INITIAL, cap=16.0)
+                )
                 continue
             except APIConnectionError as exc:
                 await slots.release()
@@ -436,7 +440,9 @@ class Studio:
                         detail=str(exc),
                         create_state="pending",
                     )
-                    await asyncio.sleep(backoff_delay(unsent_failures, initial=1.0, cap=16.0))
+                    await asyncio.sleep(
+                        backoff_delay(unsent_failures, initial=RETRY_INITIAL, cap=16.0)
+                    )
                     continue
                 if exc.sent is False:
                     raise
@@ -525,7 +531,7 @@ class Studio:
     @property
     def time_scale(self) -> float:
         """How much faster than the real service tasks finish (the sandbox's time_scale, or 1)."""
-        return float(self.sandbox.time_scale) if self.sandbox is not None else 1.0
+        return float(self.sandbox.config.time_scale) if self.sandbox is not None else 1.0
 
     def _prior(self, model: str, mode: str | None, duration: int) -> float:
         base = DEFAULT_PRIORS.get((mode or "std", duration), 150.0)

@@ -27,6 +27,8 @@ class Runner:
             self.loop = asyncio.get_running_loop()
             self.owns_thread = False
             self._thread: threading.Thread | None = None
+            # Patch now, so the loop iterations of later cells can be re-entered safely.
+            _patch(self.loop)
         except RuntimeError:
             self.loop = asyncio.new_event_loop()
             self.owns_thread = True
@@ -88,10 +90,17 @@ class Runner:
             except concurrent.futures.TimeoutError:
                 future.cancel()
                 raise TimeoutError(f"still running after {timeout} s") from None
-        import nest_asyncio2
-
-        nest_asyncio2.apply(self.loop)
-        return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        _patch(self.loop)
+        # The loop iteration that runs this cell may predate the patch: its unpatched
+        # `_run_once` pops a fixed count of ready handles, and the nested run may consume some
+        # of them ("pop from an empty deque"). Top the queue back up with no-ops afterwards.
+        ready = getattr(self.loop, "_ready", None)
+        before = len(ready) if ready is not None else 0
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        finally:
+            for _ in range(before - (len(ready) if ready is not None else 0)):
+                self.loop.call_soon(_noop)
 
     def close(self) -> None:
         """Cancel what is still running; stop the private loop, if there is one."""
@@ -105,3 +114,13 @@ class Runner:
             self._thread.join(timeout=5)
             with contextlib.suppress(RuntimeError):
                 self.loop.close()
+
+
+def _noop() -> None:
+    pass
+
+
+def _patch(loop: asyncio.AbstractEventLoop) -> None:
+    import nest_asyncio2
+
+    nest_asyncio2.apply(loop)

@@ -1,0 +1,1 @@
+"""Conformance tests of kling_nb.sandbox over real HTTP on 127.0.0.1."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from .._pricing import SANDBOX_RATES
 from ._faults import Faults
 
 __all__ = [
@@ -26,8 +27,7 @@ NANO: Final = 1_000_000_000
 """Balances and prices are integers in nano-credits (1 credit = 10**9 nano)."""
 
 PRICE_NANO_PER_SECOND: Final[Mapping[str, int]] = {
-    "std": 70_000_000,  # 0.07 credit per generated second
-    "pro": 112_000_000,  # 0.112 credit per generated second
+    mode: round(credits * NANO) for mode, credits in SANDBOX_RATES.items()
 }
 """The sandbox's price table: nano-credits per generated second, by Mode, for every model.
 

@@ -11,6 +11,8 @@ from typing import Final
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .._requests import sniff_image_type
+
 __all__ = [
     "EXTENSIONS",
     "SAMPLE_NAMES",
@@ -41,15 +43,7 @@ _EXTENSION_TYPES: Final[Mapping[str, str]] = {
 
 def sniff(data: bytes) -> str | None:
     """Return the image MIME type named by `data`'s magic bytes, or None if it is not one."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
+    return sniff_image_type(data[:16])
 
 
 def type_from_filename(filename: str | None) -> str | None:

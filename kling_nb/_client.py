@@ -32,6 +32,7 @@ from ._errors import (
 )
 from ._models import DEFAULT_BASE_URL, ROUTES, Route, Status, Task
 from ._policy import (
+    MAX_RETRY_AFTER,
     RETRYABLE_STATUS,
     PollSchedule,
     backoff_delay,
@@ -287,7 +288,11 @@ class AsyncClient:
             delay = schedule.delay(now - started, rand=self._rand.random)
             retry_after = None
             try:
-                current = await self.get(current)
+                # One read (with its own retries) may not outlive the wait's deadline.
+                budget = max(deadline - time.monotonic(), 0.001)
+                current = await asyncio.wait_for(self.get(current), budget)
+            except TimeoutError:
+                log.debug("status read of %s cut at the deadline", current.id)
             except (APIConnectionError, APIError) as exc:
                 if not _transient(exc):
                     raise
@@ -303,7 +308,7 @@ class AsyncClient:
                 if current.done and current.status is not Status.SUCCEEDED:
                     raise TaskFailedError(current)
             if isinstance(retry_after, (int, float)):
-                delay = max(delay, float(retry_after))
+                delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TaskTimeoutError(current, timeout)
@@ -398,7 +403,7 @@ class AsyncClient:
 def _task_ref(task: Task | str, route: Route | str | None) -> tuple[str, Route]:
     task_id = task.id if isinstance(task, Task) else task
     wanted = route or (task.route if isinstance(task, Task) else None)
-    if not task_id:
+    if not task_id or task_id.strip(".") == "":
         raise ValidationError("task", task_id, "a task id (list routes are disabled)")
     for known in ROUTES:
         if wanted == known:

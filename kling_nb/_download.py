@@ -14,7 +14,6 @@ import httpx
 __all__ = ["DownloadResult", "safe_name", "stream_to_file"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-CHUNK = 1 << 16
 
 
 def safe_name(text: str, *, default: str = "task", limit: int = 96) -> str:
@@ -79,7 +78,9 @@ async def stream_to_file(
         received = offset
         with part.open("ab" if offset else "wb") as handle:
             try:
-                async for chunk in response.aiter_raw(CHUNK):
+                # No chunk_size: a re-chunking buffer would drop what arrived before a cut,
+                # and the .part file must keep every byte received.
+                async for chunk in response.aiter_raw():
                     handle.write(chunk)
                     received += len(chunk)
                     if on_progress is not None:

@@ -183,7 +183,9 @@ class UpstreamError(APIError):
                 value = value.get("code")
             if value is not None:
                 return str(value)
-        return None
+        # The guide: "the body keeps the upstream error code": with no separate field,
+        # the body's own code is the upstream's.
+        return self.code
 
 
 class TooManyPendingTasksError(APIError):
@@ -303,13 +305,22 @@ def error_from_response(
     if retry_after is not None:
         details["_retry_after"] = retry_after
     if request_id is None and isinstance(body, Mapping):
-        rid = body.get("requestId") or body.get("request_id") or details.get("requestId")
+        rid = (
+            body.get("requestId")
+            or body.get("request_id")
+            or details.get("requestId")
+            or details.get("request_id")
+        )
         request_id = str(rid) if rid else None
+    if code is None and message:
+        # A `{"detail": "<code>..."}` or plain-text body names its code only in its words.
+        code = next((known for known in _BY_CODE if known in message), None)
     cls = _BY_STATUS.get(status_code, ServerError if status_code >= 500 else APIError)
     by_code = _BY_CODE.get(code or "")
+    words = f"{code or ''} {message or ''}".lower().replace("_", " ")
     if by_code is not None and issubclass(by_code, cls):
         cls = by_code
-    elif status_code == 400 and "unsupported model" in (message or code or "").lower():
+    elif status_code == 400 and "unsupported model" in words:
         cls = UnsupportedModelError
     if not message:
         message = code or (text[:500] if text else "") or f"HTTP {status_code} with an empty body"

@@ -7,6 +7,7 @@ field, the bad value and what is allowed, so nothing invalid ever reaches the ne
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -116,7 +117,8 @@ def _check_image(name: str, image: object) -> str | Path:
         return image
     if not isinstance(image, (str, os.PathLike)) or isinstance(image, bytes):
         raise ValidationError(name, image, "an http(s) URL or the path of a local image file")
-    path = Path(image).expanduser()
+    # Resolved now, so a later change of working directory cannot break the upload.
+    path = Path(image).expanduser().resolve()
     if not path.is_file():
         raise ValidationError(name, str(image), "an http(s) URL or an existing local image file")
     size = path.stat().st_size
@@ -152,7 +154,8 @@ def _check_extra(extra: object) -> Mapping[str, Any]:
         json.dumps(dict(extra), allow_nan=False)  # NaN/Infinity are not JSON
     except (TypeError, ValueError):
         raise ValidationError("extra", dict(extra), "JSON-serializable values") from None
-    return MappingProxyType(dict(extra))
+    # A deep copy: the caller's nested lists/dicts must not change a frozen request later.
+    return MappingProxyType(copy.deepcopy(dict(extra)))
 
 
 def _image_list(url: str) -> list[dict[str, str]]:
@@ -167,7 +170,7 @@ class _Base:
         self, prompt: str, model: str, duration: int, mode: str | None
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"Model": model}
-        if prompt:
+        if prompt.strip():
             body["Prompt"] = prompt
         body["Duration"] = str(duration)
         if mode is not None:
@@ -194,7 +197,7 @@ class TextToVideo(_Base):
     duration: int = 5
     mode: str = "std"
     aspect_ratio: str = "16:9"
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _set = object.__setattr__
@@ -213,7 +216,7 @@ class TextToVideo(_Base):
         """The PascalCase JSON body for the create route."""
         body = self._common_body(self.prompt, self.model, self.duration, self.mode)
         body["AspectRatio"] = self.aspect_ratio
-        body.update(self.extra)
+        body.update(copy.deepcopy(dict(self.extra)))
         return body
 
 
@@ -231,7 +234,7 @@ class ImageToVideo(_Base):
     model: str = "kling-v3"
     duration: int = 5
     mode: str = "std"
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _set = object.__setattr__
@@ -255,7 +258,7 @@ class ImageToVideo(_Base):
         """The PascalCase JSON body; a local image must be uploaded first."""
         body = self._common_body(self.prompt, self.model, self.duration, self.mode)
         body["ImageList"] = _image_list(_require_url("image", self.image))
-        body.update(self.extra)
+        body.update(copy.deepcopy(dict(self.extra)))
         return body
 
 
@@ -270,7 +273,7 @@ class OmniVideo(_Base):
     duration: int = 5
     mode: str | None = None
     aspect_ratio: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _set = object.__setattr__
@@ -300,7 +303,7 @@ class OmniVideo(_Base):
             body["AspectRatio"] = self.aspect_ratio
         if self.first_frame is not None:
             body["ImageList"] = _image_list(_require_url("first_frame", self.first_frame))
-        body.update(self.extra)
+        body.update(copy.deepcopy(dict(self.extra)))
         return body
 
 

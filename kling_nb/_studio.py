@@ -8,6 +8,7 @@ import itertools
 import logging
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -541,7 +542,10 @@ class Studio:
         """Expected create-to-finish seconds for jobs like this one (ledger median, else prior)."""
         key = (job.model, job.mode, job.duration)
         if key not in self._timing_cache:
-            learned = self.log.timing(*key)
+            try:
+                learned = self.log.timing(*key)
+            except sqlite3.Error:  # closed ledger (studio.close()): a card still renders
+                return self._prior(*key)
             self._timing_cache[key] = learned[0] if learned else None
         cached = self._timing_cache[key]
         return cached if cached is not None else self._prior(*key)

@@ -173,7 +173,9 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--root", default=".")
     resume.set_defaults(func=_cmd_resume)
 
-    sub.add_parser("sandbox", help="serve the local WorldRouter sandbox (see --help)", add_help=False)
+    sub.add_parser(
+        "sandbox", help="serve the local WorldRouter sandbox (see --help)", add_help=False
+    )
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -45,17 +46,19 @@ class Kernel:
         return content, elapsed
 
     def evaluate(self, expression: str, timeout: float) -> tuple[Any, float]:
-        """Evaluate an expression in the kernel; return (its value via JSON, cell seconds)."""
-        content, elapsed = self.run(
-            f"import json as _j; _out = _j.dumps({expression})", timeout=timeout
-        )
-        msg_id = self.client.execute("", user_expressions={"v": "_out"})
+        """Evaluate an expression in the kernel; return (its value via JSON, seconds taken)."""
+        started = time.perf_counter()
+        code = f"__import__('json').dumps({expression})"
+        msg_id = self.client.execute("", user_expressions={"v": code})
         while True:
             reply = self.client.get_shell_msg(timeout=timeout)
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
-        data = reply["content"]["user_expressions"]["v"]["data"]["text/plain"]
-        return json.loads(eval(data)), elapsed  # noqa: S307 - a repr of a str from our kernel
+        result = reply["content"]["user_expressions"]["v"]
+        if result["status"] != "ok":
+            raise AssertionError(f"{expression}: {result.get('ename')}: {result.get('evalue')}")
+        text = ast.literal_eval(result["data"]["text/plain"])  # the repr of a JSON string
+        return json.loads(text), time.perf_counter() - started
 
     def kill(self) -> None:
         """SIGKILL the kernel process: no cleanup code of ours runs."""

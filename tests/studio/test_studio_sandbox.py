@@ -262,11 +262,12 @@ def test_ledger_views(sandbox: Sandbox, tmp_path: Path) -> None:
         jobs = studio.sweep(["fox in snow", "fox in snow, golden hour"], modes=["std", "pro"])
         jobs.wait(timeout=60)
         frame = studio.log.df
-        for column in (
+        design_columns = (
             "job_id task_id route model mode duration aspect_ratio prompt status submitted_at "
             "started_at finished_at queued_s running_s total_s polls cost_estimate "
             "cost_reported video_url video_path error tags request"
-        ).split():
+        )
+        for column in design_columns.split():
             assert column in frame.columns
         assert len(frame) == 4
         assert (frame["total_s"] > 0).all()

@@ -1,0 +1,251 @@
+"""Pure policy: backoff, Retry-After parsing, the poll schedule and its hazard model."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from statistics import NormalDist
+
+import httpx
+import pytest
+
+import kling_nb as kn
+from kling_nb._policy import (
+    DEFAULT_PRIORS,
+    MAX_BACKOFF,
+    RETRYABLE_STATUS,
+    backoff_delay,
+    create_may_retry,
+    lognormal_hazard,
+    parse_retry_after,
+)
+
+# -- backoff --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempt", "rand", "expected"),
+    [
+        (0, 0.0, 0.5),
+        (0, 1.0, 0.375),
+        (0, 0.5, 0.4375),
+        (1, 0.0, 1.0),
+        (2, 0.0, 2.0),
+        (3, 0.0, 4.0),
+        (4, 0.0, 8.0),
+        (5, 0.0, 8.0),  # capped
+        (50, 0.0, 8.0),
+        (50, 1.0, 6.0),
+        (-3, 0.0, 0.5),  # a negative attempt is the first
+    ],
+)
+def test_backoff_exact_values(attempt: int, rand: float, expected: float) -> None:
+    assert backoff_delay(attempt, rand=lambda: rand) == pytest.approx(expected)
+
+
+def test_backoff_cap_is_eight_seconds() -> None:
+    assert MAX_BACKOFF == 8.0
+    assert max(backoff_delay(n, rand=lambda: 0.0) for n in range(100)) == 8.0
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_backoff_jitter_bounds(attempt: int) -> None:
+    base = min(0.5 * 2**attempt, 8.0)
+    seen = [backoff_delay(attempt) for _ in range(200)]
+    assert all(0.75 * base <= d <= base for d in seen)
+    assert len(set(seen)) > 1  # actually jittered
+
+
+def test_backoff_custom_initial_and_cap() -> None:
+    assert backoff_delay(3, rand=lambda: 0.0, initial=0.1, cap=0.5) == pytest.approx(0.5)
+    assert backoff_delay(1, rand=lambda: 0.0, initial=0.1, cap=0.5) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [(3.0, 3.0), (0.0, 0.0), (60.0, 60.0), (0.25, 0.25)],
+)
+def test_backoff_honours_a_sane_retry_after(retry_after: float, expected: float) -> None:
+    assert backoff_delay(5, rand=lambda: 0.0, retry_after=retry_after) == expected
+
+
+@pytest.mark.parametrize("retry_after", [60.5, 3600.0, -1.0, math.inf])
+def test_backoff_ignores_an_insane_retry_after(retry_after: float) -> None:
+    assert backoff_delay(0, rand=lambda: 0.0, retry_after=retry_after) == 0.5
+
+
+# -- Retry-After ----------------------------------------------------------------------------
+
+NOW = 1_700_000_000.0
+
+
+def _h(**values: str) -> httpx.Headers:
+    return httpx.Headers({k.replace("_", "-"): v for k, v in values.items()})
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (_h(retry_after="3"), 3.0),
+        (_h(retry_after="0"), 0.0),
+        (_h(retry_after="2.5"), 2.5),
+        (_h(retry_after="-4"), 0.0),
+        (_h(retry_after_ms="1500"), 1.5),
+        (_h(retry_after_ms="0"), 0.0),
+        (_h(retry_after_ms="250.5"), 0.2505),
+        (_h(retry_after_ms="1500", retry_after="9"), 1.5),  # ms wins
+        (_h(retry_after_ms="soon", retry_after="9"), 9.0),  # bad ms falls back
+        (httpx.Headers({"Retry-After": "7"}), 7.0),  # any case
+        (httpx.Headers({"RETRY-AFTER-MS": "100"}), 0.1),
+        (_h(), None),
+        (_h(retry_after="soon"), None),
+        (_h(retry_after=""), None),
+        (_h(retry_after="nan"), None),
+        (_h(retry_after="inf"), None),
+        (_h(retry_after_ms="nan"), None),
+        (_h(retry_after="Wed, 32 Foo 2024 99:99:99 GMT"), None),
+    ],
+)
+def test_parse_retry_after(headers: httpx.Headers, expected: float | None) -> None:
+    result = parse_retry_after(headers, now=NOW)
+    if expected is None:
+        assert result is None
+    else:
+        assert result == pytest.approx(expected)
+
+
+def test_parse_retry_after_http_date_uses_the_injected_now() -> None:
+    when = email.utils.formatdate(NOW + 42, usegmt=True)
+    assert parse_retry_after(_h(retry_after=when), now=NOW) == pytest.approx(42.0)
+    assert parse_retry_after(_h(retry_after=when), now=NOW + 40) == pytest.approx(2.0)
+    # a date in the past means "now"
+    assert parse_retry_after(_h(retry_after=when), now=NOW + 100) == 0.0
+
+
+def test_retryable_statuses() -> None:
+    assert {408, 429, 500, 502, 503, 504} <= RETRYABLE_STATUS
+    assert not {400, 401, 402, 403, 404, 410, 424} & RETRYABLE_STATUS
+
+
+def test_create_may_retry_only_when_never_sent() -> None:
+    assert create_may_retry(sent=False) is True
+    assert create_may_retry(sent=True) is False
+
+
+# -- the hazard -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", [1.0, 30.0, 60.0, 100.0, 150.0, 300.0, 500.0])
+@pytest.mark.parametrize("sigma", [0.3, 0.5, 1.0])
+def test_lognormal_hazard_matches_pdf_over_survival(t: float, sigma: float) -> None:
+    median = 100.0
+    z = (math.log(t) - math.log(median)) / sigma
+    normal = NormalDist()
+    pdf = normal.pdf(z) / (t * sigma)
+    survival = 1.0 - normal.cdf(z)
+    if survival > 1e-9:
+        assert lognormal_hazard(t, median, sigma) == pytest.approx(pdf / survival, rel=1e-6)
+
+
+@pytest.mark.parametrize(("t", "median", "sigma"), [(0, 1, 1), (-1, 1, 1), (1, 0, 1), (1, 1, 0)])
+def test_lognormal_hazard_degenerate_inputs_are_zero(t: float, median: float, sigma: float) -> None:
+    assert lognormal_hazard(t, median, sigma) == 0.0
+
+
+def test_lognormal_hazard_stays_finite_and_continuous_deep_in_the_tail() -> None:
+    median, sigma = 100.0, 0.5
+    for z in (6.9, 7.0, 7.1, 8.0, 20.0, 60.0):
+        h = lognormal_hazard(median * math.exp(z * sigma), median, sigma)
+        assert math.isfinite(h)
+        assert h > 0
+    # across the switch to the Mills-ratio asymptote (survival < 1e-12, z ≈ 7.03)
+    below = lognormal_hazard(median * math.exp(7.02 * sigma), median, sigma)
+    above = lognormal_hazard(median * math.exp(7.05 * sigma), median, sigma)
+    assert above == pytest.approx(below, rel=0.02)
+
+
+def test_lognormal_hazard_is_tiny_early_and_peaks_after_the_median() -> None:
+    median, sigma = 100.0, 0.5
+    early = lognormal_hazard(10.0, median, sigma)
+    at = lognormal_hazard(median, median, sigma)
+    assert early < at / 1000
+    assert lognormal_hazard(150.0, median, sigma) > at
+
+
+# -- the poll schedule ----------------------------------------------------------------------
+
+
+def test_schedule_is_sparse_early_and_dense_near_the_median() -> None:
+    s = kn.PollSchedule(median=100.0, confident=True, jitter=0.0)
+    early, near = s.delay(5.0), s.delay(100.0)
+    assert early == pytest.approx(30.0)  # capped at max_delay
+    assert near < early / 3
+    assert s.delay(30.0) > s.delay(80.0) > s.delay(100.0)
+
+
+def test_schedule_gap_follows_sqrt_of_cost_over_hazard() -> None:
+    s = kn.PollSchedule(median=100.0, confident=True, jitter=0.0)
+    hazard = lognormal_hazard(100.0, 100.0, 0.5)
+    assert s.delay(100.0) == pytest.approx(math.sqrt(2 * 0.004 * 100.0 / hazard))
+
+
+def test_schedule_is_capped_by_max_delay_and_half_the_median() -> None:
+    s = kn.PollSchedule(median=100.0, confident=True, jitter=0.0, max_delay=5.0)
+    assert max(s.delay(t) for t in range(0, 2000, 7)) <= 5.0
+    short = kn.PollSchedule(median=4.0, confident=True, jitter=0.0)
+    assert max(short.delay(t / 10) for t in range(400)) <= 2.0  # 0.5 * median
+
+
+def test_schedule_never_below_min_delay() -> None:
+    s = kn.PollSchedule(median=1.0, confident=True, min_delay=0.2, jitter=0.5)
+    assert min(s.delay(t / 100, rand=lambda: 0.0) for t in range(500)) >= 0.2
+
+
+def test_schedule_deep_tail_is_capped_not_infinite() -> None:
+    s = kn.PollSchedule(median=100.0, confident=True, jitter=0.0)
+    assert s.delay(1e7) == pytest.approx(30.0)
+    assert math.isfinite(s.delay(0.0))
+
+
+@pytest.mark.parametrize("elapsed", [0.0, 1.0, 2.0, 10.0, 40.0, 100.0, 300.0])
+def test_schedule_jitter_bounds(elapsed: float) -> None:
+    s = kn.PollSchedule(median=100.0, jitter=0.1)
+    plain = kn.PollSchedule(median=100.0, jitter=0.0).delay(elapsed)
+    assert s.delay(elapsed, rand=lambda: 0.0) == pytest.approx(max(plain * 0.9, s.min_delay))
+    assert s.delay(elapsed, rand=lambda: 1.0) == pytest.approx(plain * 1.1)
+    assert s.delay(elapsed, rand=lambda: 0.5) == pytest.approx(plain)
+    seen = [s.delay(elapsed) for _ in range(100)]
+    assert all(plain * 0.9 - 1e-9 <= d <= plain * 1.1 + 1e-9 for d in seen)
+
+
+def test_unconfident_schedule_grows_gaps_slowly() -> None:
+    # A prior that is a guess: the gap is held to 1 + growth * elapsed, so a task much faster
+    # than the guess is still noticed quickly.
+    guess = kn.PollSchedule(median=100.0, jitter=0.0)
+    sure = kn.PollSchedule(median=100.0, jitter=0.0, confident=True)
+    assert guess.delay(0.0) == pytest.approx(1.0)
+    assert guess.delay(2.0) == pytest.approx(2.0)
+    assert guess.delay(10.0) == pytest.approx(6.0)
+    assert sure.delay(2.0) == pytest.approx(30.0)
+    for t in (0.0, 1.0, 5.0, 20.0, 60.0, 100.0, 500.0):
+        assert guess.delay(t) <= 1.0 + 0.5 * t + 1e-9
+        assert guess.delay(t) <= sure.delay(t) + 1e-9
+    faster = kn.PollSchedule(median=100.0, jitter=0.0, growth=0.1)
+    assert faster.delay(10.0) == pytest.approx(2.0)
+
+
+def test_schedule_is_scale_free() -> None:
+    a = kn.PollSchedule(median=100.0, confident=True, jitter=0.0, max_delay=1e9, min_delay=0)
+    b = kn.PollSchedule(median=1.0, confident=True, jitter=0.0, max_delay=1e9, min_delay=0)
+    for frac in (0.5, 1.0, 1.5, 3.0):
+        assert a.delay(100.0 * frac) == pytest.approx(100.0 * b.delay(frac), rel=1e-6)
+
+
+def test_fast_test_schedule_is_fast() -> None:
+    s = kn.PollSchedule(median=0.05, min_delay=0.005, max_delay=0.02)
+    assert all(0.005 <= s.delay(t / 100) <= 0.022 for t in range(100))
+
+
+def test_default_priors_cover_modes_and_durations() -> None:
+    assert set(DEFAULT_PRIORS) == {("std", 5), ("std", 10), ("pro", 5), ("pro", 10)}
+    assert DEFAULT_PRIORS["std", 5] < DEFAULT_PRIORS["pro", 10]

@@ -18,11 +18,7 @@ from _flows import Backend, ClientFlows, is_mp4
 from _mock import TEAM_KEY
 
 import kling_nb as kn
-
-# The sandbox is written alongside these tests; skip (not fail) while it cannot be imported.
-sandbox_module = pytest.importorskip("kling_nb.sandbox")
-Sandbox = sandbox_module.Sandbox
-Faults = sandbox_module.Faults
+from kling_nb.sandbox import Faults, Sandbox
 
 TIME_SCALE = 0.01  # a 5 s std video is ready in about a second
 LIVE_SCHEDULE = kn.PollSchedule(median=0.5, min_delay=0.02, max_delay=0.15)
@@ -91,7 +87,8 @@ class TestFlowsOverRealHTTP(ClientFlows):
     async def test_the_mp4_is_a_real_video_of_the_requested_length(
         self, backend: Backend, tmp_path: Path
     ) -> None:
-        av = pytest.importorskip("av")
+        import av
+
         client = backend.client()
         task = await client.create(kn.TextToVideo("a red ball bouncing", aspect_ratio="9:16"))
         final = await client.wait(task, timeout=LIVE_TIMEOUT, schedule=LIVE_SCHEDULE)

@@ -64,8 +64,13 @@ async def stream_to_file(
     (the `.part` file is kept so the next call resumes), and httpx transport errors as they come.
     """
     part = dest.with_name(dest.name + ".part")
+    tag_file = dest.with_name(dest.name + ".part.etag")
     offset = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
+    if offset and tag_file.exists():
+        # If-Range: a server whose file changed since the partial download answers 200 with
+        # the whole new body instead of appending the wrong bytes to the old ones.
+        headers["If-Range"] = tag_file.read_text().strip()
     async with http.stream("GET", url, headers=headers, auth=None) as response:
         if response.status_code == 416 and offset:
             # The .part file is already whole (or stale): start over without a Range.
@@ -74,6 +79,9 @@ async def stream_to_file(
         response.raise_for_status()
         if response.status_code != 206:
             offset = 0
+        etag = response.headers.get("etag")
+        if etag and not etag.startswith("W/"):
+            tag_file.write_text(etag)
         expected = _expected_total(response, offset)
         received = offset
         with part.open("ab" if offset else "wb") as handle:
@@ -94,4 +102,5 @@ async def stream_to_file(
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     os.replace(part, dest)
+    tag_file.unlink(missing_ok=True)
     return DownloadResult(dest, received, digest.hexdigest())

@@ -332,3 +332,25 @@ async def test_download_of_a_status_error_body_is_typed(
     fake.inject("GET", "/v1/videos/", problem(404, "task_not_found", "gone"))
     with pytest.raises(kn.NotFoundError):
         await client.download(task, tmp_path)
+
+
+async def test_a_part_file_from_another_version_is_not_appended_to(tmp_path: Path) -> None:
+    from kling_nb._download import stream_to_file
+
+    new_body = b"NEW-VIDEO-" * 1000
+    seen_if_range: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen_if_range.append(request.headers.get("if-range"))
+        # A server honouring If-Range: the validator does not match, so send it all.
+        return httpx.Response(200, content=new_body, headers={"etag": '"v2"'})
+
+    dest = tmp_path / "clip.mp4"
+    (tmp_path / "clip.mp4.part").write_bytes(b"OLD-" * 100)
+    (tmp_path / "clip.mp4.part.etag").write_text('"v1"')
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        result = await stream_to_file(http, "http://127.0.0.1/media/clip.mp4", dest)
+    assert seen_if_range == ['"v1"']
+    assert dest.read_bytes() == new_body
+    assert result.sha256 == hashlib.sha256(new_body).hexdigest()
+    assert not (tmp_path / "clip.mp4.part.etag").exists()

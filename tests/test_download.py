@@ -343,7 +343,7 @@ async def test_a_part_file_from_another_version_is_not_appended_to(tmp_path: Pat
     def handler(request: httpx.Request) -> httpx.Response:
         seen_if_range.append(request.headers.get("if-range"))
         # A server honouring If-Range: the validator does not match, so send it all.
-        return httpx.Response(200, content=new_body, headers={"etag": '"v2"'})
+        return streamed(200, new_body, {"etag": '"v2"'})
 
     dest = tmp_path / "clip.mp4"
     (tmp_path / "clip.mp4.part").write_bytes(b"OLD-" * 100)

@@ -1,0 +1,182 @@
+"""`ComparisonGrid`: jobs' videos side by side with their ledger rows, and `show_grid`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from .._render import (
+    grid_cell_html,
+    grid_columns,
+    grid_controls_html,
+    grid_html,
+    ledger_table_html,
+)
+from ._card import spawn_timer, stop_timer
+from ._display import StaticCopy, hider, html_output, show_widget
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .._jobs import Job
+    from .._studio import Studio
+
+__all__ = ["ComparisonGrid", "ledger_rows", "show_grid"]
+
+
+def ledger_rows(jobs: Iterable[Job]) -> pd.DataFrame | None:
+    """The ledger rows of `jobs` (from each job's Studio), or None if no ledger is readable."""
+    import pandas as pd
+
+    chosen = list(jobs)
+    ids = [job.job_id for job in chosen]
+    studios: dict[int, Studio] = {id(job.studio): job.studio for job in chosen}
+    frames: list[pd.DataFrame] = []
+    for studio in studios.values():
+        try:
+            frame = studio.log.df
+        except sqlite3.Error:  # the Studio was closed
+            continue
+        frames.append(frame[frame["job_id"].isin(ids)])
+    if not frames:
+        return None
+    if len(frames) == 1:
+        return frames[0]
+    combined: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    return combined
+
+
+class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
+    """Jobs side by side: each cell titled with prompt, model, mode, duration, time and cost.
+
+    Each cell is its own `Output`, re-rendered when its job changes (so a finished video keeps
+    playing while others finish); a "play all in sync" button restarts every video in this
+    grid only; the ledger rows of these jobs sit below as a table, refreshed as jobs finish.
+    """
+
+    def __init__(
+        self,
+        jobs: Iterable[Job],
+        *,
+        columns: int | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        tick: float = 1.0,
+    ) -> None:
+        super().__init__(layout=widgets.Layout(max_width="1200px"))
+        self.jobs = list(jobs)
+        self.columns = grid_columns(len(self.jobs), columns)
+        self.base_dir = base_dir
+        self.tick = tick
+        self.static = StaticCopy(self.model_id, self.static_html)
+        css_class = f"kn-grid-{self.model_id}"
+        self.add_class(css_class)
+        self._cells = [widgets.Output(layout=widgets.Layout(min_width="0")) for _ in self.jobs]
+        self._cell_text: list[str | None] = [None] * len(self.jobs)
+        self._table = widgets.HTML()
+        self._timer: Any = None
+        box = widgets.GridBox(
+            self._cells,
+            layout=widgets.Layout(
+                grid_template_columns=f"repeat({self.columns}, minmax(0, 1fr))",
+                grid_gap="10px",
+            ),
+        )
+        controls = widgets.HTML(grid_controls_html("." + css_class))
+        self.children = (hider(self.model_id), controls, box, self._table)
+        ref = weakref.ref(self)
+        for index, job in enumerate(self.jobs):
+
+            def on_change(_job: Job, index: int = index) -> None:
+                grid = ref()
+                if grid is not None and grid.comm is not None:
+                    grid.update(index)
+
+            job.on_change(on_change)
+        self.update()
+        active = [job for job in self.jobs if not job.done()]
+        if active and tick > 0:
+            self._timer = spawn_timer(active[0], self._run_timer)
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for job in self.jobs:
+            counts[job.status] = counts.get(job.status, 0) + 1
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        return f"<ComparisonGrid {len(self.jobs)} jobs{': ' + summary if summary else ''}>"
+
+    @property
+    def cell_html(self) -> list[str]:
+        """The HTML currently shown in each cell, in job order."""
+        return [text or "" for text in self._cell_text]
+
+    @property
+    def table_html(self) -> str:
+        """The HTML of the ledger table below the grid."""
+        return str(self._table.value)
+
+    @property
+    def timer_running(self) -> bool:
+        """True while the elapsed-time timer task is alive."""
+        return self._timer is not None and not self._timer.done()
+
+    def static_html(self) -> str:
+        """The grid and its ledger table as static HTML (for a saved notebook)."""
+        snapshots = [job.snapshot() for job in self.jobs]
+        rows = ledger_rows(self.jobs)
+        table = ledger_table_html(rows) if rows is not None and len(rows) else ""
+        return grid_html(snapshots, columns=self.columns, base_dir=self.base_dir) + table
+
+    def _render_cell(self, index: int) -> None:
+        snapshot = self.jobs[index].snapshot()
+        text = grid_cell_html(snapshot, base_dir=self.base_dir)
+        if text != self._cell_text[index]:
+            self._cell_text[index] = text
+            self._cells[index].outputs = (html_output(text),)
+
+    def update(self, index: int | None = None) -> None:
+        """Re-render one cell (or all), the ledger table and the static copy."""
+        for i in range(len(self.jobs)) if index is None else (index,):
+            self._render_cell(i)
+        rows = ledger_rows(self.jobs)
+        self._table.value = ledger_table_html(rows) if rows is not None and len(rows) else ""
+        self.static.refresh()
+
+    async def _run_timer(self) -> None:
+        while any(not job.done() for job in self.jobs):
+            await asyncio.sleep(self.tick)
+            if self.comm is None:
+                return
+            for index, job in enumerate(self.jobs):
+                if not job.done():  # finished cells hold videos: never re-render them on a tick
+                    self._render_cell(index)
+
+    def close(self) -> None:
+        """Stop the timer and close the widget and its children."""
+        if self.jobs:
+            stop_timer(self.jobs[0], self._timer)
+        for cell in self._cells:
+            cell.close()
+        for child in self.children:
+            child.close()
+        super().close()
+
+    def _ipython_display_(self) -> None:
+        show_widget(self)
+
+
+def show_grid(
+    jobs: Iterable[Job], *, base_dir: str | os.PathLike[str] | None = None
+) -> ComparisonGrid:
+    """Display a live `ComparisonGrid` of `jobs`, followed by its static HTML copy; return it.
+
+    This is what `Sweep._ipython_display_` calls; the static copy follows the jobs to the end.
+    """
+    grid = ComparisonGrid(jobs, base_dir=base_dir)
+    show_widget(grid)
+    return grid

@@ -1,0 +1,334 @@
+"""`StudioPanel`: the generate form over a Studio (what `studio.panel()` and `kn.panel()` show)."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from .._errors import KlingError, ValidationError
+from .._render import banner_html, estimate_html, message_html, panel_html
+from ._card import JobCard
+from ._display import StaticCopy, hider, show_widget
+from ._form import (
+    ROUTE_FIELDS,
+    ROUTE_OPTIONS,
+    UPLOADS_FOLDER,
+    aspect_options,
+    build_request,
+    mode_options,
+    models_for,
+    parse_tags,
+    save_upload,
+    validation_text,
+)
+
+if TYPE_CHECKING:
+    from .._jobs import Job
+    from .._requests import Request
+    from .._studio import Studio
+
+__all__ = ["StudioPanel"]
+
+_LABEL = {"description_width": "90px"}
+_HIDDEN = "none"
+_SHOWN = ""
+
+
+def _show(widget: Any, visible: bool) -> None:
+    widget.layout.display = _SHOWN if visible else _HIDDEN
+
+
+class StudioPanel(widgets.VBox):  # type: ignore[misc]
+    """Type a prompt, pick route, model, mode, duration and ratio, see the cost, press Generate.
+
+    Only the fields the chosen route accepts are shown (no aspect ratio on image2video; a
+    first frame by URL or upload on image2video and omni). The estimated cost updates on every
+    change. Invalid input shows a red one-line message and sends nothing. Generate calls
+    `studio.submit(request)` and puts a live `JobCard` at the top of the panel's job list.
+
+    With the sandbox serving, a banner says so and a password field takes a real key: the key
+    goes straight into a new Studio (same folder) and the field is emptied, so it lives in no
+    widget state, repr or saved notebook.
+    """
+
+    def __init__(self, studio: Studio, *, base_dir: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(layout=widgets.Layout(max_width="820px"))
+        self.studio = studio
+        self.base_dir = base_dir
+        self.cards: list[JobCard] = []
+        self.first_frame_path: Path | None = None
+        self.static = StaticCopy(self.model_id, self.static_html)
+
+        self.banner = widgets.HTML()
+        self.key_field = widgets.Password(
+            description="API key", placeholder="WorldRouter team key", style=_LABEL
+        )
+        self.key_button = widgets.Button(description="Use key", tooltip="bills real credit")
+        self.key_row = widgets.HBox([self.key_field, self.key_button])
+        self.route = widgets.ToggleButtons(
+            options=ROUTE_OPTIONS, value="text2video", description="Route", style=_LABEL
+        )
+        self.prompt = widgets.Textarea(
+            description="Prompt",
+            placeholder="Describe the video…",
+            layout=widgets.Layout(width="98%", height="80px"),
+            style=_LABEL,
+        )
+        self.image_url = widgets.Text(
+            description="First frame",
+            placeholder="https://… image URL, or upload a file →",
+            layout=widgets.Layout(width="60%"),
+            style=_LABEL,
+        )
+        self.upload = widgets.FileUpload(
+            accept="image/png,image/jpeg,image/webp,image/gif", multiple=False
+        )
+        self.clear_image = widgets.Button(description="clear", layout=widgets.Layout(width="60px"))
+        self.image_note = widgets.HTML()
+        self.image_row = widgets.VBox(
+            [widgets.HBox([self.image_url, self.upload, self.clear_image]), self.image_note]
+        )
+        self.model = widgets.Dropdown(description="Model", style=_LABEL)
+        self.mode = widgets.ToggleButtons(description="Mode", style=_LABEL)
+        self.duration = widgets.ToggleButtons(
+            options=[("5 s", 5), ("10 s", 10)], value=5, description="Duration", style=_LABEL
+        )
+        self.aspect_ratio = widgets.Dropdown(description="Aspect ratio", style=_LABEL)
+        self.tags = widgets.Text(
+            description="Tags", placeholder="comma-separated (optional)", style=_LABEL
+        )
+        self.cost = widgets.HTML()
+        self.message = widgets.HTML()
+        self.generate = widgets.Button(description="Generate", button_style="primary", icon="play")
+        self.cards_box = widgets.VBox()
+        self.children = (
+            hider(self.model_id),
+            self.banner,
+            self.key_row,
+            self.route,
+            self.prompt,
+            self.image_row,
+            self.model,
+            self.mode,
+            self.duration,
+            self.aspect_ratio,
+            self.tags,
+            self.cost,
+            self.message,
+            self.generate,
+            self.cards_box,
+        )
+
+        self.route.observe(self._on_route, names="value")
+        for field in (self.model, self.mode, self.duration):
+            field.observe(self._on_estimate_input, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        self.clear_image.on_click(self._on_clear_image)
+        self.generate.on_click(self._on_generate)
+        self.key_button.on_click(self._on_key)
+        self._apply_route()
+        self._show_where()
+
+    def __repr__(self) -> str:
+        where = "sandbox" if self.studio.sandbox is not None else "api"
+        return f"<StudioPanel {self.route.value} {where}, {len(self.cards)} jobs>"
+
+    # -- what the form says ------------------------------------------------------------------
+
+    def request(self) -> Request:
+        """The request the form describes now (raises `ValidationError` if it is invalid)."""
+        image: str | Path | None = self.first_frame_path or self.image_url.value.strip() or None
+        return build_request(
+            self.route.value,
+            prompt=self.prompt.value,
+            model=self.model.value,
+            mode=self.mode.value,
+            duration=int(self.duration.value),
+            aspect_ratio=self.aspect_ratio.value or "",
+            image=image if ROUTE_FIELDS[self.route.value].first_frame else None,
+        )
+
+    def estimate_text(self) -> str:
+        """The estimated cost of the request the form describes, e.g. '0.35 credits'."""
+        pricing = self.studio.pricing
+        return pricing.format(
+            pricing.estimate(self.model.value, self.mode.value or None, int(self.duration.value))
+        )
+
+    def static_html(self) -> str:
+        """The panel as static HTML: its banner and the cards of the jobs it started."""
+        return panel_html(
+            sandbox_url=self._sandbox_url(),
+            base_url=self.studio.client.base_url,
+            snapshots=[card.job.snapshot() for card in reversed(self.cards)],
+            base_dir=self.base_dir,
+        )
+
+    def _sandbox_url(self) -> str | None:
+        sandbox = self.studio.sandbox
+        return None if sandbox is None else str(sandbox.base_url)
+
+    def _show_where(self) -> None:
+        self.banner.value = banner_html(
+            sandbox_url=self._sandbox_url(), base_url=self.studio.client.base_url
+        )
+        _show(self.key_row, self.studio.sandbox is not None)
+
+    def _say(self, text: str, *, error: bool = True) -> None:
+        self.message.value = message_html(text, error=error)
+
+    # -- reacting to the form -------------------------------------------------------------
+
+    def _apply_route(self) -> None:
+        route = self.route.value
+        fields = ROUTE_FIELDS[route]
+        models = models_for(route)
+        keep_model = self.model.value if self.model.value in models else fields.default_model
+        self.model.options = models
+        self.model.value = keep_model
+        modes = mode_options(route)
+        keep_mode = self.mode.value if self.mode.value in [v for _, v in modes] else modes[0][1]
+        self.mode.options = modes
+        self.mode.value = keep_mode
+        ratios = aspect_options(route)
+        keep_ratio = (
+            self.aspect_ratio.value if self.aspect_ratio.value in [v for _, v in ratios] else None
+        )
+        self.aspect_ratio.options = ratios
+        self.aspect_ratio.value = keep_ratio if keep_ratio is not None else ratios[0][1]
+        _show(self.image_row, fields.first_frame)
+        _show(self.aspect_ratio, fields.aspect_ratio)
+        self.prompt.placeholder = (
+            "Describe the motion (optional)…" if route == "image2video" else "Describe the video…"
+        )
+        self._update_estimate()
+
+    def _on_route(self, _change: dict[str, Any]) -> None:
+        self._say("")
+        self._apply_route()
+
+    def _on_estimate_input(self, _change: dict[str, Any]) -> None:
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        if self.model.value is None or self.duration.value is None:
+            return
+        pricing = self.studio.pricing
+        mode = self.mode.value or None
+        duration = int(self.duration.value)
+        rate = pricing.rate(self.model.value, mode)
+        detail = (
+            f"{duration} s × {pricing.format(rate)}/s, {mode or 'std'}"
+            if rate is not None
+            else f"no rate for {self.model.value} {mode or 'std'} on the rate card"
+        )
+        budget = None
+        if self.studio.budget is not None:
+            budget = pricing.format(self.studio.budget - self.studio.committed_cost())
+        self.cost.value = estimate_html(
+            amount=self.estimate_text(), detail=detail, source=pricing.source, budget=budget
+        )
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        try:
+            path = save_upload(
+                bytes(item["content"]),
+                str(item.get("name") or "image"),
+                self.studio.root / UPLOADS_FOLDER,
+            )
+        except ValidationError as exc:
+            self._say(validation_text(exc))
+        else:
+            self.first_frame_path = path
+            self.image_note.value = message_html(
+                f"first frame: {UPLOADS_FOLDER}/{path.name} (uploaded when you press Generate)",
+                error=False,
+            )
+            self._say("")
+        finally:
+            # Keep the image bytes out of the widget state (and so out of saved notebooks).
+            self.upload.value = ()
+
+    def _on_clear_image(self, _button: Any = None) -> None:
+        self.first_frame_path = None
+        self.image_url.value = ""
+        self.image_note.value = ""
+
+    def _on_generate(self, _button: Any = None) -> Job | None:
+        try:
+            job = self.studio.submit(self.request(), tags=parse_tags(self.tags.value))
+        except ValidationError as exc:
+            self._say(validation_text(exc))
+            return None
+        except KlingError as exc:
+            self._say(str(exc))
+            return None
+        self._say("")
+        self.add_job(job)
+        self._update_estimate()
+        return job
+
+    def add_job(self, job: Job) -> JobCard:
+        """Show a live card for `job` at the top of the panel's job list."""
+        card = JobCard(job, base_dir=self.base_dir)
+        self.cards.append(card)
+        self.cards_box.children = (card, *self.cards_box.children)
+        ref = weakref.ref(self)
+
+        def on_change(_job: Job) -> None:
+            panel = ref()
+            if panel is not None and panel.comm is not None:
+                panel.static.refresh()
+
+        job.on_change(on_change)
+        self.static.refresh()
+        return card
+
+    def _on_key(self, _button: Any = None) -> None:
+        from .._studio import Studio
+
+        entered = self.key_field.value.strip()
+        self.key_field.value = ""  # the key must not stay in any widget state
+        if not entered:
+            self._say("api_key: paste a WorldRouter team key first")
+            return
+        old = self.studio
+        try:
+            self.studio = Studio(
+                api_key=entered,
+                root=old.root,
+                max_in_flight=old.max_in_flight,
+                pricing=old.pricing,
+                budget=old.budget,
+                timeout=old.timeout,
+            )
+        except KlingError as exc:
+            self._say(str(exc))
+            return
+        self._show_where()
+        self._update_estimate()
+        self._say(
+            "Using the WorldRouter API now: Generate bills your team's credit. "
+            "(panel.studio is the new Studio; the sandbox one keeps its jobs.)",
+            error=False,
+        )
+        self.static.refresh()
+
+    def close(self) -> None:
+        """Close the panel, its cards and its fields."""
+        for card in self.cards:
+            card.close()
+        for child in self.children:
+            child.close()
+        super().close()
+
+    def _ipython_display_(self) -> None:
+        show_widget(self)

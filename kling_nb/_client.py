@@ -342,7 +342,9 @@ class AsyncClient:
         if not task.succeeded or task.video_url is None:
             raise ValidationError("task", task.status, "a succeeded task with a video URL")
         target = Path(dest).expanduser()
-        if target.is_dir() or str(dest).endswith(("/", os.sep)):
+        # A folder: one that exists, one written with a trailing slash, or a new name without
+        # an extension ("videos"): a video file always has one.
+        if target.is_dir() or str(dest).endswith(("/", os.sep)) or not target.suffix:
             target.mkdir(parents=True, exist_ok=True)
             target = target / f"{safe_name(task.id)}.mp4"
         else:

@@ -88,6 +88,13 @@ async def test_download_to_a_new_folder_given_with_a_trailing_slash(
     assert path == tmp_path / "videos" / "task-1.mp4"
 
 
+async def test_download_to_a_new_name_without_extension_is_a_folder(
+    client: kn.AsyncClient, fake: FakeAPI, tmp_path: Path
+) -> None:
+    path = await client.download(_done(fake), tmp_path / "videos")
+    assert path == tmp_path / "videos" / "task-1.mp4"
+
+
 @pytest.mark.parametrize(
     ("task_id", "name"),
     [

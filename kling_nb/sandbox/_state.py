@@ -83,7 +83,13 @@ class SandboxState:
             store.put_secret(self._secret)
         else:
             self._secret = snap.secret
+        starting = dict(self._balances)
         self._balances.update(snap.balances)
+        # A restart tops a demo team that has spent most of its credit back up to its starting
+        # credit, so a notebook re-run many times on one folder does not drift into 402s.
+        for team, credit in starting.items():
+            if self._balances.get(team, 0) < credit // 4:
+                self._balances[team] = credit
         store.put_balances(self._balances)
         for task in snap.tasks:
             self._tasks[task.id] = task

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from kling_nb._errors import AccessDeniedError
-from kling_nb.sandbox import PRICE_NANO_PER_SECOND, Sandbox
+from kling_nb.sandbox import NANO, PRICE_NANO_PER_SECOND, Sandbox
 
 from ._sandbox_helpers import (
     FAST,
@@ -86,3 +86,13 @@ def test_persistence_is_off_by_default(tmp_path: Path) -> None:
     with Sandbox() as sandbox:
         assert sandbox.config.state_path is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_restart_tops_up_a_nearly_spent_demo_team(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    credit = 4 * NANO
+    with Sandbox(state_path=state, team_credit_nano=credit) as first:
+        first.state._balances["team-sandbox"] = NANO // 2  # spent most of it
+        first.state._store.put_balances(first.state._balances)
+    with Sandbox(state_path=state, team_credit_nano=credit) as again:
+        assert again.stats()["balances"]["team-sandbox"]["balance_nano"] == credit

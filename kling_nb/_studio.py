@@ -62,12 +62,20 @@ class CreateOutcomeUnknownError(KlingError):
 
 
 class _Slots:
-    """Counts tasks in flight against `limit`; waiters queue in order (lives on the loop)."""
+    """Counts tasks in flight against `limit`; waiters queue in order (lives on the loop).
+
+    `limit` starts at `max_in_flight` and adapts to the server's pending cap: a 429 lowers it
+    to the slots held at that moment, and every task that ends raises it by one again (up to
+    `ceiling`) to probe for room. So a Studio allowed more than the cap queues locally, at
+    about one 429 per finished task, instead of every queued job retrying into 429s.
+    """
 
     def __init__(self, limit: int) -> None:
+        self.ceiling = limit
         self.limit = limit
         self.used = 0
         self.peak = 0
+        self.ended = 0  # created tasks that have ended: each frees room under the server's cap
         self._changed = asyncio.Condition()
 
     async def acquire(self) -> None:
@@ -83,16 +91,29 @@ class _Slots:
         self.used += 1
         self.peak = max(self.peak, self.used)
 
-    async def release(self) -> None:
+    async def release(self, *, ended: bool = False) -> None:
+        """Free a slot; `ended` when it held a created task that is now terminal."""
         async with self._changed:
             self.used = max(self.used - 1, 0)
+            if ended:
+                self.ended += 1
+                self.limit = min(self.limit + 1, self.ceiling)
             self._changed.notify_all()
 
+    def note_cap(self) -> None:
+        """The server refused a create (429): hold the limit to the slots in use now."""
+        self.limit = max(min(self.limit, self.used), 1)
+
     async def wait_release(self, timeout: float) -> None:
-        """Return when some slot is released, or after `timeout` seconds."""
+        """Return when a created task has ended (room under the cap), or after `timeout` seconds.
+
+        Only an ended task counts: a slot freed by another create's 429 would wake every
+        waiter into another 429 at once (bench/sweep.py: 34,712 429s for 200 jobs).
+        """
         async with self._changed:
+            seen = self.ended
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.ended != seen), timeout)
 
 
 class Sweep(list[Job]):
@@ -168,6 +189,7 @@ class Studio:
         self._slots: _Slots | None = None
         self._timing_cache: dict[tuple[str, str | None, int], float | None] = {}
         self._schedules: dict[tuple[str, str | None, int], PollSchedule] = {}
+        self._medians: dict[tuple[str, str | None, int], float] = {}
         self._lock = threading.Lock()
         self._closing = False
 
@@ -339,7 +361,7 @@ class Studio:
             holding = True
             task = await self._poll(job)
             holding = False
-            await slots.release()
+            await slots.release(ended=True)
             await self._download(job, task)
             self._finish(job, "succeeded")
         except asyncio.CancelledError:
@@ -361,7 +383,7 @@ class Studio:
             self._finish(job, "error", exc)
         finally:
             if holding:
-                await slots.release()
+                await slots.release(ended=job.task is not None and job.task.done)
 
     def _finish(
         self, job: Job, status: str, error: BaseException | None = None, **fields: Any
@@ -411,6 +433,7 @@ class Studio:
                 task = await self.client.create(request)
             except TooManyPendingTasksError as exc:
                 await slots.release()
+                slots.note_cap()
                 cap_waits += 1
                 self._set(
                     job, "waiting", event="pending_cap", detail=exc.message, create_state="pending"
@@ -559,17 +582,37 @@ class Studio:
         floor = 0.2 if self.sandbox is not None else 1.0
         if learned is not None and learned[2] >= 3:
             median, spread, count = learned
+            self._medians[key] = median
             schedule = PollSchedule(
                 median=median,
                 sigma=min(max(spread, 0.15), 1.0),
                 confident=count >= 5,
                 min_delay=min(floor, median / 20),
+                scale=self._time_base(),
             )
         else:
             median = self._prior(*key)
-            schedule = PollSchedule(median=median, sigma=0.6, min_delay=min(floor, median / 20))
+            schedule = PollSchedule(
+                median=median,
+                sigma=0.6,
+                min_delay=min(floor, median / 20),
+                scale=self._time_base(),
+            )
         self._schedules[key] = schedule
         return schedule
+
+    def _time_base(self) -> float:
+        """One unit for the poll cost of every kind of job (`PollSchedule.scale`).
+
+        The median of the learned medians of the kinds seen so far (else a std 5 s job's
+        prior): with one unit, a status request buys as much notice latency on a long job as
+        on a short one, which minimises the total over a mixed sweep (bench/polling.py).
+        """
+        learned = sorted(self._medians.values())
+        if not learned:
+            return self._prior("kling-v3", "std", 5)
+        mid = len(learned) // 2
+        return learned[mid] if len(learned) % 2 else (learned[mid - 1] + learned[mid]) / 2
 
     # -- control -------------------------------------------------------------------------------
 

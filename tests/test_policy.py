@@ -184,9 +184,38 @@ def test_schedule_is_sparse_early_and_dense_near_the_median() -> None:
 
 
 def test_schedule_gap_follows_sqrt_of_cost_over_hazard() -> None:
+    # Keller's rule with the hazard integrated over the gap: gap * H(t, t + gap) = 2 cost.
     s = kn.PollSchedule(median=100.0, confident=True, jitter=0.0)
+    gap = s.delay(100.0)
+    survival = NormalDist(math.log(100.0), 0.5)
+    cumulative = math.log(1 - survival.cdf(math.log(100.0))) - math.log(
+        1 - survival.cdf(math.log(100.0 + gap))
+    )
+    assert gap * cumulative == pytest.approx(2 * s.knob * 100.0, rel=0.05)
+    # Where the hazard is about flat over one gap, that is sqrt(2 cost / hazard).
     hazard = lognormal_hazard(100.0, 100.0, 0.5)
-    assert s.delay(100.0) == pytest.approx(math.sqrt(2 * 0.004 * 100.0 / hazard))
+    assert gap == pytest.approx(math.sqrt(2 * s.knob * 100.0 / hazard), rel=0.03)
+
+
+def test_schedule_does_not_jump_over_a_narrow_finish_window() -> None:
+    # sigma 0.1: hazard is ~0 at 60 s; a gap sized by it alone (30 s) would skip to 90 s,
+    # past 15 % of all finishes.
+    s = kn.PollSchedule(median=100.0, sigma=0.1, confident=True, jitter=0.0)
+    assert s.delay(0.0) == pytest.approx(30.0)
+    assert 60.0 + s.delay(60.0) < 85.0
+    assert s.delay(60.0) > s.delay(80.0) > s.delay(100.0)
+
+
+def test_schedule_scale_sets_the_unit_of_the_knob() -> None:
+    base = kn.PollSchedule(median=100.0, confident=True, jitter=0.0)
+    assert kn.PollSchedule(median=100.0, confident=True, jitter=0.0, scale=400.0).delay(
+        100.0
+    ) == pytest.approx(
+        kn.PollSchedule(median=100.0, confident=True, jitter=0.0, knob=0.016).delay(100.0)
+    )
+    assert kn.PollSchedule(median=100.0, confident=True, jitter=0.0, scale=100.0).delay(
+        100.0
+    ) == pytest.approx(base.delay(100.0))
 
 
 def test_schedule_is_capped_by_max_delay_and_half_the_median() -> None:

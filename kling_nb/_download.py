@@ -84,12 +84,15 @@ async def stream_to_file(
             tag_file.write_text(etag)
         expected = _expected_total(response, offset)
         received = offset
+        # Hash while writing (one pass over the bytes); a resumed file hashes its old part first.
+        digest = _hash_file(part) if offset else hashlib.sha256()
         with part.open("ab" if offset else "wb") as handle:
             try:
                 # No chunk_size: a re-chunking buffer would drop what arrived before a cut,
                 # and the .part file must keep every byte received.
                 async for chunk in response.aiter_raw():
                     handle.write(chunk)
+                    digest.update(chunk)
                     received += len(chunk)
                     if on_progress is not None:
                         on_progress(received, expected)
@@ -97,10 +100,14 @@ async def stream_to_file(
                 raise IncompleteDownloadError(received, expected) from exc
     if expected is not None and received != expected:
         raise IncompleteDownloadError(received, expected)
-    digest = hashlib.sha256()
-    with part.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     os.replace(part, dest)
     tag_file.unlink(missing_ok=True)
     return DownloadResult(dest, received, digest.hexdigest())
+
+
+def _hash_file(path: Path) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest

@@ -14,7 +14,7 @@ kling_nb, `--rounds` times each:
 Targets: kling_nb throughput >= 0.8x curl's (medians), peak RSS of the downloading process
 < 100 MB. Both files are checked against the source's sha256.
 
-Run: python bench/download.py [--size-mb 500] [--rounds 3]
+Run: python bench/download.py [--size-mb 500] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def child(url: str, dest: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--child", nargs=2, metavar=("URL", "DEST"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -23,35 +23,42 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "Ledger"]
 
-_SCHEMA: Final = """
+_JOB_COLUMNS: Final = (
+    ("job_id", "TEXT PRIMARY KEY"),
+    ("task_id", "TEXT"),
+    ("route", "TEXT NOT NULL"),
+    ("model", "TEXT NOT NULL"),
+    ("mode", "TEXT"),
+    ("duration", "INTEGER NOT NULL"),
+    ("aspect_ratio", "TEXT"),
+    ("prompt", "TEXT NOT NULL"),
+    ("status", "TEXT NOT NULL"),
+    ("create_state", "TEXT NOT NULL DEFAULT 'pending'"),
+    ("submitted_at", "REAL NOT NULL"),
+    ("created_at", "REAL"),
+    ("running_at", "REAL"),
+    ("finished_at", "REAL"),
+    ("polls", "INTEGER NOT NULL DEFAULT 0"),
+    ("cost_estimate", "REAL"),
+    ("cost_reported", "REAL"),
+    ("video_url", "TEXT"),
+    ("video_path", "TEXT"),
+    ("video_bytes", "INTEGER"),
+    ("video_sha256", "TEXT"),
+    ("error", "TEXT"),
+    ("tags", "TEXT NOT NULL DEFAULT '[]'"),
+    ("request", "TEXT NOT NULL"),
+    ("image", "TEXT"),
+    ("base_url", "TEXT"),
+    ("updated_at", "REAL NOT NULL"),
+)
+"""The jobs table: one list of (name, SQL type) from which the schema and the inserts are made."""
+
+_TABLE_COLUMNS: Final = tuple(name for name, _ in _JOB_COLUMNS)
+
+_SCHEMA: Final = f"""
 CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
-    task_id TEXT,
-    route TEXT NOT NULL,
-    model TEXT NOT NULL,
-    mode TEXT,
-    duration INTEGER NOT NULL,
-    aspect_ratio TEXT,
-    prompt TEXT NOT NULL,
-    status TEXT NOT NULL,
-    create_state TEXT NOT NULL DEFAULT 'pending',
-    submitted_at REAL NOT NULL,
-    created_at REAL,
-    running_at REAL,
-    finished_at REAL,
-    polls INTEGER NOT NULL DEFAULT 0,
-    cost_estimate REAL,
-    cost_reported REAL,
-    video_url TEXT,
-    video_path TEXT,
-    video_bytes INTEGER,
-    video_sha256 TEXT,
-    error TEXT,
-    tags TEXT NOT NULL DEFAULT '[]',
-    request TEXT NOT NULL,
-    image TEXT,
-    base_url TEXT,
-    updated_at REAL NOT NULL
+    {", ".join(f"{name} {kind}" for name, kind in _JOB_COLUMNS)}
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS jobs_variant ON jobs(model, mode, duration, status);
@@ -65,36 +72,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id);
 """
-
-_TABLE_COLUMNS: Final = (
-    "job_id",
-    "task_id",
-    "route",
-    "model",
-    "mode",
-    "duration",
-    "aspect_ratio",
-    "prompt",
-    "status",
-    "create_state",
-    "submitted_at",
-    "created_at",
-    "running_at",
-    "finished_at",
-    "polls",
-    "cost_estimate",
-    "cost_reported",
-    "video_url",
-    "video_path",
-    "video_bytes",
-    "video_sha256",
-    "error",
-    "tags",
-    "request",
-    "image",
-    "base_url",
-    "updated_at",
-)
 
 COLUMNS: Final = (
     "job_id",

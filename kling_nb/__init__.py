@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import _errors as errors
+from . import _views
 from ._client import AsyncClient
 from ._errors import (
     AccessDeniedError,
@@ -39,6 +40,7 @@ from ._errors import (
 from ._models import Status, Task
 from ._policy import PollSchedule
 from ._requests import ImageToVideo, OmniVideo, TextToVideo
+from ._states import JobState
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from ._ledger import Ledger
     from ._pricing import RateCard
     from ._studio import Studio, panel
+    from ._sweep import Sweep
 
 __all__ = [
     "APIConnectionError",
@@ -59,6 +62,7 @@ __all__ = [
     "ImageToVideo",
     "InsufficientBalanceError",
     "Job",
+    "JobState",
     "KlingError",
     "Ledger",
     "NotFoundError",
@@ -69,6 +73,7 @@ __all__ = [
     "ServerError",
     "Status",
     "Studio",
+    "Sweep",
     "Task",
     "TaskFailedError",
     "TaskTimeoutError",
@@ -83,11 +88,16 @@ __all__ = [
     "panel",
 ]
 
+# The facade sits above every layer, so it may tell the lower ones where the views live
+# (kling_nb._views): the widgets are imported on the first display, not at `import kling_nb`.
+_views.set_loader(lambda: importlib.import_module(".widgets", __name__))
+
 _LAZY = {
     "Job": "._jobs",
     "Ledger": "._ledger",
     "RateCard": "._pricing",
     "Studio": "._studio",
+    "Sweep": "._sweep",
     "panel": "._studio",
 }
 

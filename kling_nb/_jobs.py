@@ -1,74 +1,84 @@
-"""`Job`: one video request as it moves through the Studio (queue, create, poll, download)."""
+"""`Job`: one video request as it moves through the Studio (queue, create, poll, download).
+
+The Job owns its state. Every change goes through `Job.advance(event, ...)`: the pure
+`transition` says where the event leads (or refuses it), the host persists the new state to
+the ledger, and only then does the Job take it and tell its listeners. A Job reaches its
+Studio only through the small `JobHost` protocol.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._errors import KlingError
-from ._models import Status, Task
+from ._errors import KlingError, error_fields
+from ._loop import Runner
+from ._models import Task
 from ._requests import Request
+from ._states import Event, JobState, transition
+from ._views import view
 
 if TYPE_CHECKING:
     from ._studio import Studio
 
-__all__ = ["ACTIVE_STATES", "JOB_STATES", "Job", "JobStoppedError"]
+__all__ = ["Job", "JobHost"]
 
 log = logging.getLogger("kling_nb")
 
-JOB_STATES: Final = (
-    "waiting",  # in the local queue (pending cap or max_in_flight), nothing sent yet
-    "creating",  # the create request is on its way
-    "queued",
-    "running",
-    "downloading",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "expired",
-    "error",  # refused at create (400/401/402/403, 424 after retries) or download failed
-    "unknown",  # the create may have reached the server; not re-sent (no idempotency key)
-    "timeout",  # local deadline passed; the remote task runs on
-    "stopped",  # job.cancel(): local polling stopped; the remote task runs on
-)
-ACTIVE_STATES: Final = frozenset({"waiting", "creating", "queued", "running", "downloading"})
-
-
-class JobStoppedError(KlingError):
-    """The job was stopped locally with `job.cancel()` (the remote task runs on)."""
-
-
 Listener = Callable[["Job"], None]
+
+
+class JobHost(Protocol):
+    """What a Job needs from the Studio that drives it."""
+
+    @property
+    def runner(self) -> Runner:
+        """The loop the job's coroutine runs on."""
+
+    @property
+    def cost_unit(self) -> str:
+        """The unit of cost estimates (e.g. 'credits')."""
+
+    async def record(self, job: Job, event: Event, fields: dict[str, Any], detail: object) -> None:
+        """Persist a transition's fields (raises when it could not be written)."""
+
+    def expected_seconds(self, job: Job) -> float | None:
+        """Expected create-to-finish seconds for jobs like this one."""
+
+    def stop(self, job: Job) -> None:
+        """Stop driving `job` (its coroutine ends it as `stopped`)."""
 
 
 class Job:
     """A video job: returned at once by `Studio.submit`, then updated in the background.
 
-    `status` is the local state (see `JOB_STATES`), `task` the last remote view, `video_path`
-    the downloaded file. `result()` blocks this cell only; `await job` does the same in async
-    code. `cancel()` stops local polling; the remote task runs on (there is no cancel route).
+    `state` is the local `kn.JobState` (`status` its string), `task` the last remote view,
+    `video_path` the downloaded file. `result()` blocks this cell only; `await job` does the
+    same in async code. `cancel()` stops local polling; the remote task runs on (there is no
+    cancel route).
     """
 
     def __init__(
         self,
-        studio: Studio,
+        host: JobHost,
         job_id: str,
         request: Request | None,
         *,
         tags: tuple[str, ...] = (),
         cost_estimate: float | None = None,
         submitted_at: float | None = None,
+        state: JobState = JobState.WAITING,
     ) -> None:
-        self.studio = studio
+        self._host = host
         self.job_id = job_id
         self.request = request
         self.tags = tags
         self.cost_estimate = cost_estimate
-        self.status: str = "waiting"
+        self._state = state
         self.task: Task | None = None
         self.error: BaseException | None = None
         self.video_path: Path | None = None
@@ -76,11 +86,16 @@ class Job:
         self.created_at: float | None = None
         self.running_at: float | None = None
         self.finished_at: float | None = None
+        self.deadline_at: float | None = None
         self.polls = 0
+        self.attempts = 0
         self.body: dict[str, Any] | None = None
+        self.download: tuple[int, int | None] | None = None
+        self.stop_requested = False
         self._listeners: list[Listener] = []
         self._future: asyncio.Future[Path] | None = None
-        self._runner_task: Any = None
+        self._created: asyncio.Event | None = None
+        self.driver: Any = None  # the asyncio task (or concurrent future) that drives the job
 
     # -- what the user reads -----------------------------------------------------------------
 
@@ -92,6 +107,21 @@ class Job:
             f"<Job {self.job_id} {self.status} {self.model} {self.mode or ''} "
             f"{self.duration}s {prompt!r}>"
         ).replace("  ", " ")
+
+    @property
+    def studio(self) -> Studio:
+        """The Studio that drives this job."""
+        return self._host  # type: ignore[return-value]
+
+    @property
+    def state(self) -> JobState:
+        """The job's local state."""
+        return self._state
+
+    @property
+    def status(self) -> str:
+        """The job's local state as a string (`state.value`)."""
+        return self._state.value
 
     @property
     def prompt(self) -> str:
@@ -117,11 +147,9 @@ class Job:
     @property
     def route(self) -> str:
         """The create route."""
-        return (
-            self.request.route
-            if self.request is not None
-            else (self.task.route if self.task else "")
-        )
+        if self.request is not None:
+            return self.request.route
+        return self.task.route if self.task else ""
 
     @property
     def task_id(self) -> str | None:
@@ -135,28 +163,98 @@ class Job:
         return max(end - self.submitted_at, 0.0)
 
     def done(self) -> bool:
-        """True once the job will not change again by itself."""
-        return self.status not in ACTIVE_STATES
+        """True once nothing drives the job any more (final, or parked for `resume()`)."""
+        return not self._state.active
 
     @property
     def succeeded(self) -> bool:
         """True when the video is downloaded."""
-        return self.status == "succeeded" and self.video_path is not None
+        return self._state is JobState.SUCCEEDED and self.video_path is not None
 
     def expected_seconds(self) -> float | None:
         """The Studio's expected create-to-finish time for this kind of job (for an ETA)."""
-        return self.studio.expected_seconds(self)
+        return self._host.expected_seconds(self)
 
-    # -- waiting -----------------------------------------------------------------------------
+    # -- transitions ---------------------------------------------------------------------------
+
+    async def advance(
+        self,
+        event: Event,
+        *,
+        detail: object = None,
+        error: BaseException | None = None,
+        **fields: Any,
+    ) -> JobState:
+        """Move to the state `event` leads to: persisted first, then taken, then announced.
+
+        Raises `IllegalTransitionError` for a move the lifecycle does not allow, and whatever
+        the host raises when the ledger refused the write (then nothing changed here).
+        """
+        new = transition(self._state, event)
+        row: dict[str, Any] = {"status": new.value, **fields}
+        if error is not None:
+            row.update(_error_columns(error))
+        await self._host.record(self, event, row, detail)
+        self._take(new, error, fields)
+        return new
+
+    def advance_unsaved(
+        self, event: Event, *, error: BaseException | None = None, **fields: Any
+    ) -> JobState:
+        """Take a transition in memory only: the ledger refused it (or lost this job)."""
+        new = transition(self._state, event)
+        self._take(new, error, fields)
+        return new
+
+    def _take(self, new: JobState, error: BaseException | None, fields: Mapping[str, Any]) -> None:
+        self._state = new
+        for name in ("created_at", "running_at", "finished_at", "deadline_at", "polls"):
+            if name in fields and fields[name] is not None:
+                setattr(self, name, fields[name])
+        if "attempts" in fields:
+            self.attempts = int(fields["attempts"])
+        if error is not None:
+            self.error = error
+        if new is JobState.SUCCEEDED:
+            self.error = None
+        if self.task is not None and self._created is not None:
+            self._created.set()
+        if not new.active:
+            self._resolve()
+        self.changed()
+
+    def attach_task(self, task: Task) -> None:
+        """Record the latest remote view of the task (no state change by itself)."""
+        self.task = task
+
+    def _resolve(self) -> None:
+        if self._created is not None:
+            self._created.set()
+        future = self._future
+        if future is None or future.done():
+            return
+        if self.succeeded:
+            assert self.video_path is not None
+            future.set_result(self.video_path)
+        else:
+            future.set_exception(self.error or KlingError(f"job {self.job_id} ended {self.status}"))
+            future.exception()  # mark retrieved: nobody may be awaiting it
+
+    def bind(self) -> None:
+        """Create the job's result future on the host's loop (before it starts)."""
+        self._future = self._host.runner.loop.create_future()
+        self._created = asyncio.Event()
+
+    # -- waiting -------------------------------------------------------------------------------
 
     def result(self, timeout: float | None = None) -> Path:
-        """Wait for the video and return its path; raise the job's error if it failed.
+        """Wait for the video and return its path; raise the job's error if it ended otherwise.
 
         In a notebook this blocks only this cell: other jobs keep polling meanwhile.
         """
         if self.done():
             return self._outcome()
-        return self.studio._runner.run(self._wait(), timeout)
+        return self._host.runner.run(self._wait(), timeout)
 
     async def _wait(self) -> Path:
         if self._future is None or self.done():
@@ -164,14 +262,26 @@ class Job:
         return await asyncio.shield(self._future)
 
     def __await__(self) -> Generator[Any, None, Path]:
-        runner = self.studio._runner
+        runner = self._host.runner
         if runner.on_loop_thread:
             return self._wait().__await__()
         future = asyncio.run_coroutine_threadsafe(self._wait(), runner.loop)
         return asyncio.wrap_future(future).__await__()
 
+    def wait_created(self, timeout: float | None = None) -> str | None:
+        """Block until the create is answered (or the job is done); return the task id."""
+        if self.task is not None or self.done():
+            return self.task_id
+        self._host.runner.run(self._wait_created(), timeout)
+        return self.task_id
+
+    async def _wait_created(self) -> None:
+        if self._created is not None:
+            await self._created.wait()
+
     def _outcome(self) -> Path:
-        if self.status == "succeeded" and self.video_path is not None:
+        if self.succeeded:
+            assert self.video_path is not None
             return self.video_path
         if self.error is not None:
             raise self.error
@@ -180,11 +290,13 @@ class Job:
     def cancel(self) -> bool:
         """Stop polling locally; the remote task (if created) runs on and may still bill.
 
-        Returns False if the job had already finished.
+        A create already on the wire gets its answer first, so the task id is kept. Returns
+        False if the job had already finished.
         """
         if self.done():
             return False
-        self.studio._stop_job(self)
+        self.stop_requested = True
+        self._host.stop(self)
         return True
 
     # -- change notification (used by the widgets) ---------------------------------------------
@@ -193,28 +305,46 @@ class Job:
         """Call `callback(job)` on the Studio's loop after every state change."""
         self._listeners.append(callback)
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
+        """Tell the listeners the job changed (a state, a poll, download progress)."""
         for callback in list(self._listeners):
             try:
                 callback(self)
             except Exception:  # a broken display must never break the job
                 log.exception("job listener failed")
 
-    # -- display -----------------------------------------------------------------------------
+    # -- display -------------------------------------------------------------------------------
 
     def _ipython_display_(self) -> None:
-        from .widgets import show_job
-
-        show_job(self)
+        view("show_job", self)
 
     def _repr_html_(self) -> str:
-        from ._render import job_card_html
+        html: str = view("job_html", self.snapshot())
+        return html
 
-        return job_card_html(self.snapshot())
+    def ledger_fields(self) -> dict[str, Any]:
+        """The ledger columns that describe the job now (to re-write a refused row)."""
+        task = self.task
+        fields: dict[str, Any] = {
+            "status": self.status,
+            "task_id": self.task_id,
+            "created_at": self.created_at,
+            "running_at": self.running_at,
+            "finished_at": self.finished_at,
+            "deadline_at": self.deadline_at,
+            "polls": self.polls,
+            "remote_status": str(task.status) if task else None,
+            "video_url": task.video_url if task else None,
+            "video_path": str(self.video_path) if self.video_path else None,
+        }
+        if self.error is not None:
+            fields.update(_error_columns(self.error))
+        return fields
 
     def snapshot(self) -> dict[str, Any]:
         """The job's current fields as a plain dict (what renderers and the ledger show)."""
         task = self.task
+        error = error_fields(self.error) if self.error is not None else {}
         return {
             "job_id": self.job_id,
             "task_id": task.id if task else None,
@@ -230,27 +360,32 @@ class Job:
             "created_at": self.created_at,
             "running_at": self.running_at,
             "finished_at": self.finished_at,
+            "deadline_at": self.deadline_at,
             "elapsed_s": round(self.elapsed, 3),
             "expected_s": self.expected_seconds(),
             "polls": self.polls,
+            "download": self.download,
             "cost_estimate": self.cost_estimate,
-            "cost_unit": self.studio.pricing.unit,
+            "cost_unit": self._host.cost_unit,
             "video_url": task.video_url if task else None,
             "video_path": str(self.video_path) if self.video_path else None,
-            "error": _error_text(self.error),
+            "error": error.get("error_message"),
+            "error_type": error.get("error_type"),
+            "error_status": error.get("error_status"),
+            "error_code": error.get("error_code"),
+            "error_details": error.get("error_details") or {},
             "tags": list(self.tags),
             "request": self.body,
         }
 
 
-def _error_text(error: BaseException | None) -> str | None:
-    if error is None:
-        return None
-    return str(error) or type(error).__name__
-
-
-def task_status_to_state(status: Status | str) -> str:
-    """The local job state for a remote status (unknown remote values count as running)."""
-    if isinstance(status, Status):
-        return "downloading" if status is Status.SUCCEEDED else status.value
-    return "running"
+def _error_columns(error: BaseException) -> dict[str, Any]:
+    """A job error as ledger columns (type, status and code kept, not only text)."""
+    fields = error_fields(error)
+    return {
+        "error": fields.get("error_message"),
+        "error_type": fields.get("error_type"),
+        "error_status": fields.get("error_status"),
+        "error_code": fields.get("error_code"),
+        "error_detail": fields.get("error_details") or None,
+    }

@@ -68,6 +68,10 @@ class Runner:
             task.add_done_callback(self._tasks.discard)
         return await coro
 
+    def tasks(self) -> list[asyncio.Future[Any]]:
+        """The tasks this runner keeps alive right now."""
+        return list(self._tasks)
+
     def call(self, callback: Any, *args: Any) -> None:
         """Run a plain callback on the loop thread (thread-safe)."""
         if self.on_loop_thread:

@@ -12,8 +12,9 @@ is the whole lifecycle (tests walk every pair)::
     queued/running ──failed/cancelled/expired──▶ failed / cancelled / expired (final)
     downloading ──fetch_failed──▶ fetch_failed   (parked: resume() fetches it again)
     queued/running ──deadline──▶ timeout         (parked: the remote task runs on)
-    queued/running/downloading ──detach──▶ detached (parked: closed, or unreadable here)
-    parked ──resume──▶ queued / running / downloading
+    waiting/queued/running/downloading ──detach──▶ detached (parked: closed, lease lost, or
+        the task is unreadable with this Studio's settings)
+    parked ──resume──▶ waiting (nothing was sent) / queued / running / downloading
     active ──stop──▶ stopped (final: job.cancel(); a created task runs on remotely)
 
 "Parked" states are neither active (no coroutine drives them) nor final: `resume()` picks
@@ -177,7 +178,7 @@ _TABLE: dict[tuple[JobState, Event], JobState] = {
     (S.WAITING, E.REQUEUE): S.WAITING,
     (S.WAITING, E.REFUSED): S.ERROR,
     (S.WAITING, E.STOP): S.STOPPED,
-    (S.WAITING, E.DETACH): S.WAITING,
+    (S.WAITING, E.DETACH): S.DETACHED,
     (S.CREATING, E.CREATED): S.QUEUED,
     (S.CREATING, E.REQUEUE): S.WAITING,
     (S.CREATING, E.REFUSED): S.ERROR,
@@ -221,6 +222,7 @@ for _state in (S.QUEUED, S.RUNNING, S.DOWNLOADING):
         }
     )
 _TABLE[(S.WAITING, E.RESUME_WAITING)] = S.WAITING
+_TABLE[(S.DETACHED, E.RESUME_WAITING)] = S.WAITING  # detached before its create was sent
 # A row left `creating` by a crash: the create may have reached the server.
 _TABLE[(S.CREATING, E.DETACH)] = S.UNKNOWN
 

@@ -1,0 +1,118 @@
+"""Fetching a succeeded job's video into the outputs folder, within the job's deadline.
+
+A download that fails (a full or read-only disk, a failing media host, the deadline) parks
+the job as `fetch_failed`, never final: the task succeeded and was billed, so `resume()` must
+be able to fetch it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from ._download import safe_name
+from ._errors import APIConnectionError, APIError, DownloadError
+from ._jobs import Job
+from ._policy import backoff_delay
+from ._states import Event
+
+if TYPE_CHECKING:
+    from ._pipeline import Context
+
+__all__ = ["fetch", "outputs_problem"]
+
+log = logging.getLogger("kling_nb")
+
+MAX_DOWNLOAD_ATTEMPTS: Final = 4
+MIN_FREE_BYTES: Final = 64 * 1024 * 1024
+"""Free space the outputs folder needs before a billed create is sent (a 10 s pro video is
+a few MB; the margin leaves room for several in flight)."""
+PROGRESS_EVERY: Final = 0.25
+
+
+def deadline_of(job: Job, ctx: Context) -> float:
+    """The job's deadline (epoch seconds): `timeout` after its create."""
+    created = job.created_at or time.time()
+    return job.deadline_at or created + ctx.timeout
+
+
+# -- download ------------------------------------------------------------------------------------
+
+
+async def fetch(job: Job, ctx: Context) -> None:
+    """Download a succeeded job's video, retrying within its deadline; park it on failure."""
+    task = job.task
+    assert task is not None
+    dest = ctx.outputs / f"{safe_name(job.job_id)}.mp4"
+    last = 0.0
+
+    def progress(received: int, total: int | None) -> None:
+        nonlocal last
+        job.download = (received, total)
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY:
+            last = now
+            job.changed()
+
+    attempt = 0
+    while True:
+        remaining = deadline_of(job, ctx) - time.time()
+        if remaining <= 0:
+            error = DownloadError(
+                f"video of task {task.id} not downloaded before the job's deadline",
+                reason="deadline",
+                retryable=True,
+            )
+            await job.advance(Event.DEADLINE, error=error)
+            return
+        try:
+            result = await ctx.client.download_file(
+                task, dest, on_progress=progress, timeout=remaining
+            )
+            break
+        except (DownloadError, APIError, APIConnectionError) as exc:
+            attempt += 1
+            retryable = getattr(exc, "retryable", True)
+            if not retryable or attempt >= MAX_DOWNLOAD_ATTEMPTS:
+                await job.advance(Event.FETCH_FAILED, error=exc)
+                return
+            log.info("download of %s failed (%s); retrying", job.job_id, exc)
+            await asyncio.sleep(min(backoff_delay(attempt, initial=1.0, cap=8.0), remaining))
+    job.video_path = result.path
+    if ctx.after_download is not None:
+        ctx.after_download(job, result.path)
+    await job.advance(
+        Event.DOWNLOADED,
+        detail={"bytes": result.size},
+        video_path=str(result.path),
+        video_bytes=result.size,
+        video_sha256=result.sha256,
+        video_url=task.video_url,
+    )
+    ctx.timing.forget((job.model, job.mode, job.duration))
+
+
+def outputs_problem(outputs: Path) -> str | None:
+    """Why a video could not be saved in `outputs` now (unwritable, full), or None.
+
+    Checked before every create: a billed task whose video cannot be saved is a task the
+    user pays for and cannot see.
+    """
+    try:
+        outputs.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=outputs, prefix=".probe-", delete=True) as probe:
+            probe.write(b"k")
+            probe.flush()
+            os.fsync(probe.fileno())
+        free = shutil.disk_usage(outputs).free
+    except OSError as exc:
+        return f"outputs folder {outputs} is not writable ({exc.strerror or exc})"
+    if free < MIN_FREE_BYTES:
+        return f"outputs folder {outputs} has only {free // 2**20} MB free"
+    return None

@@ -433,7 +433,7 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     elif isinstance(exc, APIConnectionError):
         details = {"sent": exc.sent}
     elif isinstance(exc, CreateOutcomeUnknownError) and exc.cause is not None:
-        details = {"cause": type(exc.cause).__name__}
+        details = {"cause": error_fields(exc.cause)}
     elif isinstance(exc, ValidationError):
         details = {"field": exc.field, "allowed": exc.allowed}
     elif isinstance(exc, TaskTimeoutError):
@@ -489,6 +489,9 @@ def error_from_fields(fields: Mapping[str, Any]) -> KlingError:
             path=details.get("path"),
             status_code=status if isinstance(status, int) else None,
         )
+    if issubclass(cls, CreateOutcomeUnknownError):
+        cause = details.get("cause")
+        return cls(message, cause=error_from_fields(cause) if isinstance(cause, Mapping) else None)
     if issubclass(cls, APIConnectionError):
         sent = details.get("sent")
         return cls(message, sent=sent if isinstance(sent, bool) else None)

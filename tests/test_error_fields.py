@@ -1,4 +1,4 @@
-"""`error_fields` / `error_from_fields`: a job's error survives a ledger row as a typed exception."""
+"""`error_fields` / `error_from_fields`: a job's error survives a ledger row, typed."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ ERRORS: list[kn.KlingError] = [
         request_id="req-1",
         details={"required_available_nano": 700_000_000, "available_nano": 5},
     ),
-    kn.UpstreamError("provider timeout", status_code=424, code="up", details={"upstream_status": 504}),
+    kn.UpstreamError(
+        "provider timeout", status_code=424, code="up", details={"upstream_status": 504}
+    ),
     kn.TooManyPendingTasksError("cap", status_code=429, code="kling_too_many_pending_tasks"),
     kn.AccessDeniedError("not yours", status_code=403, code="media_resource_access_denied"),
     kn.ServerError("oops", status_code=502),

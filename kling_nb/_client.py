@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import os
 import random
 import time
+from asyncio import TimeoutError as AsyncioTimeoutError
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ._download import DownloadResult, IncompleteDownloadError, safe_name, stream_to_file
+from ._download import (
+    CorruptDownloadError,
+    DownloadResult,
+    Fetch,
+    IncompleteDownloadError,
+    media_fault,
+    media_target,
+    media_url,
+    safe_name,
+    stream_to_file,
+)
 from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     ConfigurationError,
+    CreateOutcomeUnknownError,
+    InvalidResponseError,
     KlingError,
     NotFoundError,
     PermissionDeniedError,
+    ServerError,
     TaskFailedError,
     TaskTimeoutError,
     ValidationError,
@@ -36,7 +51,6 @@ from ._policy import (
     RETRYABLE_STATUS,
     PollSchedule,
     backoff_delay,
-    create_may_retry,
     parse_retry_after,
 )
 from ._requests import MAX_IMAGE_BYTES, Request, sniff_image_type
@@ -49,8 +63,8 @@ log = logging.getLogger("kling_nb")
 ENV_KEY: Final = "WORLDROUTER_API_KEY"
 ENV_BASE_URL: Final = "WORLDROUTER_BASE_URL"
 
+T = TypeVar("T")
 OnUpdate = Callable[[Task], "Awaitable[None] | None"]
-_MEDIA_GONE: Final = frozenset({403, 404, 410})
 
 
 def resolve_base_url(base_url: str | None) -> str:
@@ -154,12 +168,11 @@ class AsyncClient:
         *,
         json: dict[str, Any] | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
-        retry_answers: bool,
+        retries: int,
     ) -> httpx.Response:
-        """Send one API request, retrying as the policy allows; return a 2xx response.
+        """Send one API request, retrying up to `retries` times; return a 2xx response.
 
-        `retry_answers` says whether a request that reached the server may be repeated
-        (true for reads and uploads, never for a create).
+        A create passes `retries=0`: it is sent exactly once (see `create`).
         """
         attempt = 0
         while True:
@@ -168,15 +181,13 @@ class AsyncClient:
                 response = await self._http.request(
                     method, path, json=json, files=files, auth=self._auth
                 )
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-                may_retry = retry_answers or create_may_retry(sent=sent)
+            except httpx.RequestError as exc:
                 log.debug("%s %s failed: %s", method, path, type(exc).__name__)
-                if may_retry and attempt < self.max_retries:
+                if attempt < retries:
                     await asyncio.sleep(backoff_delay(attempt, rand=self._rand.random))
                     attempt += 1
                     continue
-                raise _connection_error(method, path, exc, sent=sent) from None
+                raise _connection_error(method, path, exc) from None
             log.debug(
                 "%s %s -> %s in %.3fs",
                 method,
@@ -187,33 +198,40 @@ class AsyncClient:
             if response.is_success:
                 return response
             retry_after = parse_retry_after(response.headers, now=time.time())
-            if (
-                retry_answers
-                and response.status_code in RETRYABLE_STATUS
-                and attempt < self.max_retries
-            ):
+            if response.status_code in RETRYABLE_STATUS and attempt < retries:
                 delay = backoff_delay(attempt, rand=self._rand.random, retry_after=retry_after)
                 await asyncio.sleep(delay)
                 attempt += 1
                 continue
             raise error_from_response(
                 response.status_code,
-                # A server may echo the key it refused; never let it into an exception.
-                response.text.replace(self._auth._key, "<hidden>"),
-                request_id=response.headers.get("x-request-id"),
+                self._scrub(response.text),
+                request_id=self._request_id(response),
                 retry_after=retry_after,
             )
 
+    def _scrub(self, text: str) -> str:
+        # A server may echo the key back in any body, a 2xx included: it must never reach
+        # Task.raw, an exception or a log.
+        return text.replace(self._auth._key, "<hidden>")
+
+    def _request_id(self, response: httpx.Response) -> str | None:
+        rid = response.headers.get("x-request-id")
+        return self._scrub(rid) if rid else None
+
     def _json(self, response: httpx.Response) -> dict[str, Any]:
+        """The 2xx body as a JSON object (key scrubbed), else `InvalidResponseError`."""
+        text = self._scrub(response.text)
         try:
-            body = response.json()
+            body = json.loads(text)
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise APIError(
+            raise InvalidResponseError(
                 "expected a JSON object from the server",
                 status_code=response.status_code,
-                body=response.text[:2000],
+                body=text[:2000],
+                request_id=self._request_id(response),
             )
         return body
 
@@ -227,40 +245,74 @@ class AsyncClient:
         return request.with_image_url(await self.upload_image(path))
 
     async def create(self, request: Request) -> Task:
-        """Create a task on the request's route; returns it queued. Sent at most once."""
-        request = await self.prepare(request)
-        body = request.to_body()
-        response = await self._send(
-            "POST", f"/v1/videos/{request.route}", json=body, retry_answers=False
-        )
-        data = self._json(response)
+        """Create a task on the request's route; returns it queued.
+
+        The POST is sent exactly once per call: no retry of any kind happens here (contract.md
+        assumption 9: no idempotency key, so a re-send could bill twice). The caller owns the
+        retry, deciding with `kling_nb._policy.create_decision`. Raises:
+
+        - `APIConnectionError(sent=False)`: provably never sent (refused, DNS, connect
+          timeout), or a local image's upload failed transiently: safe to send again;
+        - `CreateOutcomeUnknownError` (`.cause` set): it may have reached the server (a read
+          timeout, a reset, a 5xx, a 2xx without a readable body or valid id): never re-send;
+        - the typed `APIError` of a 4xx answer (`TooManyPendingTasksError` for 429,
+          `UpstreamError` for 424: no task was created in either case).
+        """
+        try:
+            request = await self.prepare(request)
+        except (APIConnectionError, ServerError, InvalidResponseError) as exc:
+            # Uploads are not billed and the create has not left: say so in the type.
+            raise APIConnectionError(
+                f"image upload failed, the create was never sent: {exc}", sent=False
+            ) from exc
+        route = f"/v1/videos/{request.route}"
+        try:
+            response = await self._send("POST", route, json=request.to_body(), retries=0)
+            data = self._json(response)
+            task_id = data.get("id")
+            if not valid_task_id(task_id):
+                raise InvalidResponseError(
+                    f"the create response has no valid task id (got {str(task_id)[:80]!r})",
+                    status_code=response.status_code,
+                    body=data,
+                    request_id=self._request_id(response),
+                )
+        except (APIConnectionError, ServerError, InvalidResponseError) as exc:
+            if isinstance(exc, APIConnectionError) and exc.sent is False:
+                raise
+            raise CreateOutcomeUnknownError(
+                f"POST {route}: no usable answer ({exc}); a task may exist and be billed, "
+                "so it is not sent again: check the dashboard",
+                cause=exc,
+            ) from None
         task = Task.from_response(
             data,
             request.route,
-            request_id=response.headers.get("x-request-id"),
+            request_id=self._request_id(response),
             from_status_route=False,
         )
-        if not task.id:
-            raise APIError(
-                "the create response has no task id",
-                status_code=response.status_code,
-                body=data,
-                request_id=task.request_id,
-            )
         log.info("created %s task %s (%s)", request.route, task.id, task.model)
         return task
 
     async def get(self, task: Task | str, *, route: Route | str | None = None) -> Task:
-        """Read a task's status on the route it was created on."""
+        """Read a task's status on the route it was created on.
+
+        A 2xx whose body is not a JSON object, or names another task, raises
+        `InvalidResponseError` (`wait` treats it as transient).
+        """
         task_id, task_route = _task_ref(task, route)
         response = await self._send(
-            "GET",
-            f"/v1/videos/{task_route}/{quote(task_id, safe='')}",
-            retry_answers=True,
+            "GET", f"/v1/videos/{task_route}/{quote(task_id, safe='')}", retries=self.max_retries
         )
-        return Task.from_response(
-            self._json(response), task_route, request_id=response.headers.get("x-request-id")
-        )
+        body = self._json(response)
+        if body.get("id") != task_id:
+            raise InvalidResponseError(
+                f"asked for task {task_id!r}, the status answer is about {body.get('id')!r}",
+                status_code=response.status_code,
+                body=body,
+                request_id=self._request_id(response),
+            )
+        return Task.from_response(body, task_route, request_id=self._request_id(response))
 
     async def wait(
         self,
@@ -291,7 +343,8 @@ class AsyncClient:
                 # One read (with its own retries) may not outlive the wait's deadline.
                 budget = max(deadline - time.monotonic(), 0.001)
                 current = await asyncio.wait_for(self.get(current), budget)
-            except TimeoutError:
+            # Python 3.10's asyncio.TimeoutError is not the builtin TimeoutError: catch both.
+            except (TimeoutError, AsyncioTimeoutError):
                 log.debug("status read of %s cut at the deadline", current.id)
             except (APIConnectionError, APIError) as exc:
                 if not _transient(exc):
@@ -322,9 +375,14 @@ class AsyncClient:
         dest: str | os.PathLike[str],
         *,
         on_progress: Callable[[int, int | None], None] | None = None,
+        timeout: float | None = None,
+        stall_timeout: float = 30.0,
     ) -> Path:
         """Stream the task's video to `dest` (a folder, or a file path); return the file's path."""
-        return (await self.download_file(task, dest, on_progress=on_progress)).path
+        result = await self.download_file(
+            task, dest, on_progress=on_progress, timeout=timeout, stall_timeout=stall_timeout
+        )
+        return result.path
 
     async def download_file(
         self,
@@ -332,50 +390,49 @@ class AsyncClient:
         dest: str | os.PathLike[str],
         *,
         on_progress: Callable[[int, int | None], None] | None = None,
+        timeout: float | None = None,
+        stall_timeout: float = 30.0,
     ) -> DownloadResult:
         """Like `download`, returning the path with the size and sha256 of what landed.
 
-        A cut body is resumed with Range (up to `max_retries` times). contract.md assumption 7:
-        the URL's lifetime is unknown, so a 403/404/410 re-reads the status once for a fresh URL.
-        The API key is never sent to the media host.
+        The whole download (every attempt and refresh) ends within `timeout` seconds, if given
+        (`DownloadError(reason="deadline")`, the `.part` kept for next time). A body silent for
+        `stall_timeout` s, or cut, is resumed with Range + If-Range (up to `max_retries` times);
+        a file failing its length or MP4 checks is fetched once more from scratch. contract.md
+        assumption 7: the URL's lifetime is unknown, so a 403/404/410 (or a refused connection)
+        re-reads the status once for a fresh URL. The API key is never sent to the media host.
+        Failures raise `DownloadError` (`reason`: disk, media, deadline, corrupt).
         """
         if not task.succeeded or task.video_url is None:
             raise ValidationError("task", task.status, "a succeeded task with a video URL")
-        target = Path(dest).expanduser()
-        # A folder: one that exists, one written with a trailing slash, or a new name without
-        # an extension ("videos"): a video file always has one.
-        if target.is_dir() or str(dest).endswith(("/", os.sep)) or not target.suffix:
-            target.mkdir(parents=True, exist_ok=True)
-            target = target / f"{safe_name(task.id)}.mp4"
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        url = _media_url(task.video_url)
-        refreshed = False
-        attempt = 0
+        target = media_target(task.id, dest)
+        fetch = Fetch(task, media_url(task.video_url), target, timeout)
         while True:
             try:
-                return await stream_to_file(self._http, url, target, on_progress=on_progress)
-            except httpx.HTTPStatusError as exc:
-                status = exc.response.status_code
-                if status in _MEDIA_GONE and not refreshed:
-                    refreshed = True
-                    fresh = await self.get(task)
-                    if fresh.video_url:
-                        url = _media_url(fresh.video_url)
+                return await fetch.within(
+                    stream_to_file(
+                        self._http,
+                        fetch.url,
+                        target,
+                        on_progress=on_progress,
+                        stall_timeout=stall_timeout,
+                    )
+                )
+            except CorruptDownloadError as exc:
+                fetch.corrupt(exc)
+            except (httpx.HTTPStatusError, httpx.RequestError, IncompleteDownloadError) as exc:
+                kind = media_fault(exc)
+                if kind in ("gone", "unreachable") and not fetch.refreshed:
+                    fresh = await fetch.within(self.get(task))
+                    fetch.refresh(fresh.video_url)
                     continue
-                if status in RETRYABLE_STATUS and attempt < self.max_retries:
-                    await asyncio.sleep(backoff_delay(attempt, rand=self._rand.random))
-                    attempt += 1
-                    continue
-                raise error_from_response(status, "") from None
-            except (IncompleteDownloadError, httpx.TransportError) as exc:
-                if attempt < self.max_retries:
-                    await asyncio.sleep(backoff_delay(attempt, rand=self._rand.random))
-                    attempt += 1
-                    continue
-                if isinstance(exc, IncompleteDownloadError):
-                    raise APIConnectionError(f"video download of task {task.id}: {exc}") from None
-                raise _connection_error("GET", "video", exc, sent=True) from None
+                if kind in ("refused", "gone") or fetch.attempt >= self.max_retries:
+                    retryable = kind not in ("refused", "gone")
+                    raise fetch.media_error(exc, retryable=retryable) from None
+                await fetch.within(
+                    asyncio.sleep(backoff_delay(fetch.attempt, rand=self._rand.random))
+                )
+                fetch.attempt += 1
 
     async def upload_image(self, path: str | os.PathLike[str]) -> str:
         """Upload a local PNG/JPEG/WebP/GIF (<= 10 MiB); return its presigned URL (7 days)."""
@@ -393,12 +450,17 @@ class AsyncClient:
             raise ValidationError("image", str(path), "an image of at most 10 MiB")
         name = safe_name(file.stem, default="image") + "." + kind.split("/")[1]
         response = await self._send(
-            "POST", "/v1/images/uploads", files={"image": (name, data, kind)}, retry_answers=True
+            "POST",
+            "/v1/images/uploads",
+            files={"image": (name, data, kind)},
+            retries=self.max_retries,
         )
         body = self._json(response)
         url = body.get("url")
-        if not isinstance(url, str) or not url:
-            raise APIError("the upload response has no url", status_code=200, body=body)
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise InvalidResponseError(
+                "the upload response has no url", status_code=response.status_code, body=body
+            )
         return url
 
 
@@ -413,14 +475,9 @@ def _task_ref(task: Task | str, route: Route | str | None) -> tuple[str, Route]:
     raise ValidationError("route", wanted, f"the create route: one of {', '.join(ROUTES)}")
 
 
-def _media_url(url: str) -> str:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ValidationError("video_url", url, "an http(s) URL")
-    return url
-
-
 def _transient(exc: KlingError) -> bool:
-    if isinstance(exc, APIConnectionError):
+    if isinstance(exc, (APIConnectionError, InvalidResponseError)):
+        # One garbled reply (HTML from a proxy, another task's body) must not end a wait.
         return True
     if isinstance(exc, (NotFoundError, PermissionDeniedError)):
         return False
@@ -429,9 +486,23 @@ def _transient(exc: KlingError) -> bool:
     )
 
 
-def _connection_error(
-    method: str, path: str, exc: httpx.TransportError, *, sent: bool
-) -> APIConnectionError:
+# Failures before a connection existed: the request provably never left.
+_UNSENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def valid_task_id(value: object) -> bool:
+    """A server task id we accept: a short printable string, no whitespace, no path parts."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 200
+        and value.isprintable()
+        and not any(c.isspace() or c in "/\\" for c in value)
+        and value not in (".", "..")
+    )
+
+
+def _connection_error(method: str, path: str, exc: httpx.RequestError) -> APIConnectionError:
+    sent = not isinstance(exc, _UNSENT)
     what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     note = "" if sent else " (the request never reached the server)"
     message = f"{method} {path} {what}: {type(exc).__name__}{note}"

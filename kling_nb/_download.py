@@ -1,19 +1,51 @@
-"""Streaming downloads: to a `.part` file, resumed with Range, size-checked, then renamed."""
+"""Streaming downloads: to a `.part` file, resumed only against a validator, checked, renamed.
+
+One call of `stream_to_file` is one attempt; `AsyncClient.download_file` owns retries, the
+deadline and fresh URLs. Every local OSError becomes `DownloadError(reason="disk")`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import os
 import re
-from collections.abc import Callable
+import struct
+import time
+from asyncio import TimeoutError as AsyncioTimeoutError
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["DownloadResult", "safe_name", "stream_to_file"]
+from ._errors import DownloadError, ValidationError
+from ._models import Task
+from ._policy import RETRYABLE_STATUS
+
+__all__ = [
+    "CorruptDownloadError",
+    "DownloadResult",
+    "Fetch",
+    "IncompleteDownloadError",
+    "media_fault",
+    "media_target",
+    "media_url",
+    "mp4_structure_ok",
+    "safe_name",
+    "stream_to_file",
+]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_REQUIRED_BOXES: Final = frozenset({b"ftyp", b"moov", b"mdat"})
+_MAX_BOXES: Final = 100_000
+_MEDIA_GONE: Final = frozenset({403, 404, 410})
+_CUT: Final = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout)
+T = TypeVar("T")
+Progress = Callable[[int, "int | None"], None]
 
 
 def safe_name(text: str, *, default: str = "task", limit: int = 96) -> str:
@@ -32,12 +64,103 @@ class DownloadResult:
 
 
 class IncompleteDownloadError(Exception):
-    """The body ended before the announced length; the `.part` file keeps what arrived."""
+    """The body ended (or stalled) short of its length; the `.part` file keeps what arrived."""
 
-    def __init__(self, received: int, expected: int | None) -> None:
+    def __init__(self, received: int, expected: int | None, why: str = "ended") -> None:
         self.received = received
         self.expected = expected
-        super().__init__(f"download ended after {received} of {expected} bytes")
+        super().__init__(f"download {why} after {received} of {expected} bytes")
+
+
+class CorruptDownloadError(Exception):
+    """What arrived fails its checks (length or MP4 structure); the `.part` file is removed."""
+
+
+def mp4_structure_ok(path: str | os.PathLike[str]) -> bool:
+    """True if the file's top-level ISO-BMFF boxes tile it exactly and include ftyp, moov, mdat.
+
+    Box sizes may be 32-bit, 64-bit (size 1 plus a 64-bit field) or 0 (to the end of file).
+    Only box headers are read, so a large file is checked in microseconds.
+    """
+    try:
+        size = os.path.getsize(path)
+        seen: set[bytes] = set()
+        pos = 0
+        with open(path, "rb") as handle:
+            while pos < size and len(seen) <= _MAX_BOXES:
+                handle.seek(pos)
+                head = handle.read(8)
+                if len(head) < 8:
+                    return False
+                box_size, kind = struct.unpack(">I4s", head)
+                header = 8
+                if box_size == 1:
+                    wide = handle.read(8)
+                    if len(wide) < 8:
+                        return False
+                    (box_size,) = struct.unpack(">Q", wide)
+                    header = 16
+                elif box_size == 0:
+                    box_size = size - pos
+                if box_size < header or pos + box_size > size or not _box_type(kind):
+                    return False
+                seen.add(kind)
+                pos += box_size
+    except OSError:
+        return False
+    return pos == size and seen >= _REQUIRED_BOXES
+
+
+def _box_type(kind: bytes) -> bool:
+    return all(32 <= byte < 127 for byte in kind)
+
+
+def _disk(path: Path, action: Callable[[], T]) -> T:
+    """Run a local file operation; an OSError becomes `DownloadError(reason="disk")`."""
+    try:
+        return action()
+    except OSError as exc:
+        raise _disk_error(path, exc) from None
+
+
+def _disk_error(path: Path, exc: OSError) -> DownloadError:
+    return DownloadError(
+        f"cannot write the video to {path}: {exc.strerror or exc}",
+        reason="disk",
+        retryable=True,
+        path=str(path),
+    )
+
+
+def _side_files(dest: Path) -> tuple[Path, Path]:
+    return dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".part.validator")
+
+
+def _resume_state(part: Path, validator_file: Path) -> tuple[int, str | None]:
+    """Bytes to resume from and the validator they were fetched under (If-Range).
+
+    A `.part` without a recorded validator may hold another file's bytes: start over.
+    """
+    validator = validator_file.read_text().strip() if validator_file.exists() else ""
+    if part.exists() and validator:
+        return part.stat().st_size, validator
+    part.unlink(missing_ok=True)
+    validator_file.unlink(missing_ok=True)
+    return 0, None
+
+
+def _validator(response: httpx.Response) -> str | None:
+    # A weak ETag may not be used with If-Range (RFC 9110 13.1.5); Last-Modified may.
+    etag = response.headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return str(etag)
+    modified = response.headers.get("last-modified")
+    return str(modified) if modified else None
+
+
+def _range_start(response: httpx.Response) -> int | None:
+    m = re.fullmatch(r"bytes (\d+)-\d+/(?:\d+|\*)", response.headers.get("content-range", ""))
+    return int(m.group(1)) if m else None
 
 
 def _expected_total(response: httpx.Response, offset: int) -> int | None:
@@ -47,7 +170,7 @@ def _expected_total(response: httpx.Response, offset: int) -> int | None:
         return int(total) if total.isdigit() else None
     length = response.headers.get("content-length")
     if length is not None and length.isdigit():
-        return int(length) + (offset if response.status_code == 206 else 0)
+        return int(length) + offset
     return None
 
 
@@ -56,35 +179,52 @@ async def stream_to_file(
     url: str,
     dest: Path,
     *,
-    on_progress: Callable[[int, int | None], None] | None = None,
+    on_progress: Progress | None = None,
+    stall_timeout: float = 30.0,
 ) -> DownloadResult:
-    """GET `url` into `dest` via `dest.part`, resuming a partial file with a Range request.
+    """One attempt to GET `url` into `dest` via `dest.part`, resuming a validated partial file.
 
-    Raises `httpx.HTTPStatusError` for an error status, `IncompleteDownloadError` if the body is cut
-    (the `.part` file is kept so the next call resumes), and httpx transport errors as they come.
+    Raises `httpx.HTTPStatusError` for an error status, `IncompleteDownloadError` if the body
+    is cut or stalls for `stall_timeout` s (the `.part` is kept), `CorruptDownloadError` if the
+    result fails its length or MP4 checks (the `.part` is removed), `DownloadError("disk")`
+    for local failures, and httpx transport errors as they come. The key is never sent.
     """
-    part = dest.with_name(dest.name + ".part")
-    tag_file = dest.with_name(dest.name + ".part.etag")
-    offset = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
-    if offset and tag_file.exists():
-        # If-Range: a server whose file changed since the partial download answers 200 with
-        # the whole new body instead of appending the wrong bytes to the old ones.
-        headers["If-Range"] = tag_file.read_text().strip()
-    async with http.stream("GET", url, headers=headers, auth=None) as response:
+    part, validator_file = _side_files(dest)
+    offset, validator = _disk(part, lambda: _resume_state(part, validator_file))
+    headers = {"Accept-Encoding": "identity"}
+    if offset and validator:
+        # If-Range: a server whose file changed since answers 200 with the whole new body.
+        headers.update({"Range": f"bytes={offset}-", "If-Range": validator})
+    timeout = httpx.Timeout(stall_timeout)  # read: no byte for stall_timeout s cuts the body
+    async with http.stream("GET", url, headers=headers, auth=None, timeout=timeout) as response:
         if response.status_code == 416 and offset:
-            # The .part file is already whole (or stale): start over without a Range.
-            part.unlink()
-            return await stream_to_file(http, url, dest, on_progress=on_progress)
+            _disk(part, lambda: _discard(part, validator_file))
+            return await stream_to_file(
+                http, url, dest, on_progress=on_progress, stall_timeout=stall_timeout
+            )
         response.raise_for_status()
         if response.status_code != 206:
             offset = 0
-        etag = response.headers.get("etag")
-        if etag and not etag.startswith("W/"):
-            tag_file.write_text(etag)
+        elif _range_start(response) != offset:
+            _disk(part, lambda: _discard(part, validator_file))
+            raise IncompleteDownloadError(0, None, "got the wrong range")
+        fresh = _validator(response)
+        _disk(part, lambda: _keep_validator(validator_file, fresh))
         expected = _expected_total(response, offset)
-        received = offset
-        # Hash while writing (one pass over the bytes); a resumed file hashes its old part first.
+        received, digest = await _receive(response, part, offset, expected, on_progress)
+    return _finish(dest, part, validator_file, received, expected, digest)
+
+
+async def _receive(
+    response: httpx.Response,
+    part: Path,
+    offset: int,
+    expected: int | None,
+    on_progress: Progress | None,
+) -> tuple[int, hashlib._Hash]:
+    received = offset
+    try:
+        # Hash while writing (one pass); a resumed file hashes its old part first.
         digest = _hash_file(part) if offset else hashlib.sha256()
         with part.open("ab" if offset else "wb") as handle:
             try:
@@ -94,15 +234,52 @@ async def stream_to_file(
                     handle.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
+                    if expected is not None and received > expected:
+                        break
                     if on_progress is not None:
                         on_progress(received, expected)
-            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout) as exc:
-                raise IncompleteDownloadError(received, expected) from exc
-    if expected is not None and received != expected:
+            except _CUT as exc:
+                why = "stalled" if isinstance(exc, httpx.ReadTimeout) else "was cut"
+                raise IncompleteDownloadError(received, expected, why) from None
+    except OSError as exc:
+        raise _disk_error(part, exc) from None
+    return received, digest
+
+
+def _finish(
+    dest: Path,
+    part: Path,
+    validator_file: Path,
+    received: int,
+    expected: int | None,
+    digest: hashlib._Hash,
+) -> DownloadResult:
+    if expected is not None and received < expected:
         raise IncompleteDownloadError(received, expected)
-    os.replace(part, dest)
-    tag_file.unlink(missing_ok=True)
+    problem = None
+    if expected is not None and received > expected:
+        problem = f"{received} bytes arrived where {expected} were announced"
+    elif not mp4_structure_ok(part):
+        problem = f"{received} bytes arrived but they are not a whole MP4 file"
+    if problem is not None:
+        _disk(part, lambda: _discard(part, validator_file))
+        raise CorruptDownloadError(problem)
+    _disk(dest, lambda: os.replace(part, dest))
+    _disk(dest, lambda: validator_file.unlink(missing_ok=True))
     return DownloadResult(dest, received, digest.hexdigest())
+
+
+def _discard(part: Path, validator_file: Path) -> None:
+    part.unlink(missing_ok=True)
+    validator_file.unlink(missing_ok=True)
+
+
+def _keep_validator(validator_file: Path, validator: str | None) -> None:
+    if validator:
+        validator_file.write_text(validator)
+    else:
+        # Without a validator a cut .part could never be resumed safely: forget any old one.
+        validator_file.unlink(missing_ok=True)
 
 
 def _hash_file(path: Path) -> hashlib._Hash:
@@ -111,3 +288,108 @@ def _hash_file(path: Path) -> hashlib._Hash:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest
+
+
+def media_target(task_id: str, dest: str | os.PathLike[str]) -> Path:
+    """The file a task's video goes to: `dest` itself, or `<task id>.mp4` inside a folder.
+
+    A folder is one that exists, one written with a trailing slash, or a new name without an
+    extension ("videos"): a video file always has one. Folders are made as needed.
+    """
+    target = Path(dest).expanduser()
+    folder = target.is_dir() or str(dest).endswith(("/", os.sep)) or not target.suffix
+    try:
+        (target if folder else target.parent).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot make the folder for {target}: {exc.strerror or exc}",
+            reason="disk",
+            retryable=True,
+            path=str(target),
+        ) from None
+    return target / f"{safe_name(task_id)}.mp4" if folder else target
+
+
+def media_fault(exc: Exception) -> str:
+    """Classify a failed media fetch: gone, unreachable, transient or refused."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        if status in _MEDIA_GONE:
+            return "gone"
+        return "transient" if status in RETRYABLE_STATUS or status >= 500 else "refused"
+    if isinstance(exc, httpx.ConnectError):
+        return "unreachable"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "refused"
+    return "transient"
+
+
+class Fetch:
+    """The running state of one `download_file` call: URL, attempts, deadline."""
+
+    def __init__(self, task: Task, url: str, target: Path, timeout: float | None) -> None:
+        self.task = task
+        self.url = url
+        self.target = target
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.attempt = 0
+        self.refreshed = False
+        self.retried_corrupt = False
+
+    async def within(self, work: Awaitable[T]) -> T:
+        """Await `work`, cut at the download's deadline (DownloadError reason="deadline")."""
+        remaining = None if self.deadline is None else self.deadline - time.monotonic()
+        try:
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError
+            result: T = await asyncio.wait_for(work, remaining)
+            return result
+        # Python 3.10's asyncio.TimeoutError is not the builtin TimeoutError: catch both.
+        except (TimeoutError, AsyncioTimeoutError):
+            if inspect.iscoroutine(work):
+                work.close()
+            part = self.target.with_name(self.target.name + ".part")
+            kept = part.stat().st_size if part.exists() else 0
+            raise DownloadError(
+                f"video download of task {self.task.id} stopped at its {self.timeout:g} s "
+                f"deadline; {part.name} keeps {kept} bytes for the next try",
+                reason="deadline",
+                retryable=True,
+                path=str(self.target),
+            ) from None
+
+    def refresh(self, video_url: str | None) -> None:
+        self.refreshed = True
+        if video_url:
+            self.url = media_url(video_url)
+
+    def corrupt(self, exc: CorruptDownloadError) -> None:
+        """Allow one fresh fetch of a corrupt file; raise on the second."""
+        if self.retried_corrupt:
+            raise DownloadError(
+                f"video download of task {self.task.id}: {exc}",
+                reason="corrupt",
+                retryable=False,
+                path=str(self.target),
+            ) from None
+        self.retried_corrupt = True
+
+    def media_error(self, exc: Exception, *, retryable: bool) -> DownloadError:
+        status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+        what = f"HTTP {status}" if status is not None else str(exc) or type(exc).__name__
+        return DownloadError(
+            f"video download of task {self.task.id} failed: {what} from the media host "
+            f"after {self.attempt + 1} attempt(s)",
+            reason="media",
+            retryable=retryable,
+            path=str(self.target),
+            status_code=status,
+        )
+
+
+def media_url(url: str) -> str:
+    """`url` if it is http(s), else ValidationError (never open file: or javascript: URLs)."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ValidationError("video_url", url, "an http(s) URL")
+    return url

@@ -16,11 +16,18 @@ The tree::
     │   ├── NotFoundError (404)
     │   ├── UpstreamError (424)           .upstream_status .upstream_code
     │   ├── TooManyPendingTasksError (429)
-    │   └── ServerError (5xx)
-    ├── APIConnectionError
+    │   ├── ServerError (5xx)
+    │   └── InvalidResponseError          a 2xx whose body breaks the contract
+    ├── APIConnectionError                .sent (False: provably never reached the server)
     │   └── APITimeoutError
+    ├── CreateOutcomeUnknownError         .cause  (the create may have reached the server)
     ├── TaskFailedError                   .task  (failed / cancelled / expired)
-    └── TaskTimeoutError                  .task  (local deadline passed; the remote task runs on)
+    ├── TaskTimeoutError                  .task  (local deadline passed; the remote task runs on)
+    ├── JobStoppedError                   job.cancel(): local work stopped, the remote task runs on
+    └── DownloadError                     .reason (disk / media / deadline / corrupt) .retryable
+
+`error_fields(exc)` flattens any exception to JSON-safe fields (for a ledger row) and
+`error_from_fields(fields)` rebuilds a typed exception from them.
 
 No exception text ever contains the API key: messages are built from the server's body and
 our own words only, and request objects (which carry headers) are never attached.
@@ -43,7 +50,11 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "CreateOutcomeUnknownError",
+    "DownloadError",
     "InsufficientBalanceError",
+    "InvalidResponseError",
+    "JobStoppedError",
     "KlingError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -55,6 +66,8 @@ __all__ = [
     "UnsupportedModelError",
     "UpstreamError",
     "ValidationError",
+    "error_fields",
+    "error_from_fields",
     "error_from_response",
     "parse_error_body",
 ]
@@ -202,6 +215,11 @@ class ServerError(APIError):
     """5xx: the router failed."""
 
 
+class InvalidResponseError(APIError):
+    """A 2xx answer whose body is not what the contract says (not JSON, not an object, a
+    missing or invalid task id, or the id of another task)."""
+
+
 class APIConnectionError(KlingError):
     """The request did not get an answer (connection refused, reset, DNS failure)."""
 
@@ -233,6 +251,55 @@ class TaskTimeoutError(KlingError):
             f"task {task.id} on {task.route} still {task.status} after {timeout:g} s "
             "(stopped waiting locally; the remote task runs on)"
         )
+
+
+class CreateOutcomeUnknownError(KlingError):
+    """A create may have reached the server but no usable answer came (a read timeout, a reset,
+    a 5xx, an unreadable 2xx). It is never re-sent: a task may exist and be billed.
+
+    `cause` is the typed error behind it (never an httpx object, which carries headers).
+    """
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        self.cause = cause
+        super().__init__(message)
+
+
+class JobStoppedError(KlingError):
+    """`job.cancel()` stopped the local work; a task already created runs on remotely."""
+
+    def __init__(self, message: str = "stopped locally; a created task runs on remotely") -> None:
+        super().__init__(message)
+
+
+DOWNLOAD_REASONS = ("disk", "media", "deadline", "corrupt")
+
+
+class DownloadError(KlingError):
+    """A video download failed. `reason`: "disk" (a local OSError: full, read-only, no
+    permission), "media" (the media host failed after retries), "deadline" (cut by its
+    deadline; the `.part` file is kept) or "corrupt" (the file failed its checks).
+
+    `retryable` says whether trying again later may help; `path` is the local file involved
+    and `status_code` the media host's HTTP status, when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        retryable: bool,
+        path: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        if reason not in DOWNLOAD_REASONS:
+            raise ValueError(f"reason={reason!r} is not one of {DOWNLOAD_REASONS}")
+        self.reason = reason
+        self.retryable = retryable
+        self.path = path
+        self.status_code = status_code
+        super().__init__(message)
 
 
 def parse_error_body(body: object) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -342,3 +409,97 @@ def _balance_message(message: str, details: Mapping[str, Any]) -> str:
     if required is None or available is None or "needs" in message:
         return message
     return f"{message} (team balance too low: needs {required}, has {available})"
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """Flatten an exception to JSON-safe fields a ledger row can keep.
+
+    Returns `error_type` (the class name), `error_status`, `error_code`, `error_message` and
+    `error_details` (JSON-safe extras such as `available_nano`, `upstream_status`, `reason`).
+    `error_from_fields` turns them back into an exception of the same class.
+    """
+    status: int | None = None
+    code: str | None = None
+    message = str(exc)
+    details: dict[str, Any] = {}
+    if isinstance(exc, APIError):
+        status, code, message = exc.status_code, exc.code, exc.message
+        details = {k: v for k, v in exc.details.items() if not k.startswith("_")}
+        if exc.request_id:
+            details["request_id"] = exc.request_id
+    elif isinstance(exc, DownloadError):
+        status = exc.status_code
+        details = {"reason": exc.reason, "retryable": exc.retryable, "path": exc.path}
+    elif isinstance(exc, APIConnectionError):
+        details = {"sent": exc.sent}
+    elif isinstance(exc, CreateOutcomeUnknownError) and exc.cause is not None:
+        details = {"cause": error_fields(exc.cause)}
+    elif isinstance(exc, ValidationError):
+        details = {"field": exc.field, "allowed": exc.allowed}
+    elif isinstance(exc, TaskTimeoutError):
+        details = {"timeout": exc.timeout}
+    return {
+        "error_type": type(exc).__name__,
+        "error_status": status,
+        "error_code": code,
+        "error_message": message,
+        "error_details": {k: v for k, v in details.items() if _json_safe(v)},
+    }
+
+
+def _json_safe(value: object) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def error_from_fields(fields: Mapping[str, Any]) -> KlingError:
+    """Rebuild the exception `error_fields` described: same class, status, code and message.
+
+    Only classes of this module are rebuilt (by name); an unknown name gives a `KlingError`.
+    Errors that held a live object (`TaskFailedError.task`) come back without it (`None`).
+    """
+    name = str(fields.get("error_type") or "")
+    found = globals().get(name) if name in __all__ else None
+    cls: type[KlingError] = (
+        found if isinstance(found, type) and issubclass(found, KlingError) else KlingError
+    )
+    message = str(fields.get("error_message") or "")
+    status = fields.get("error_status")
+    code = fields.get("error_code")
+    raw = fields.get("error_details")
+    details: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+    if issubclass(cls, APIError):
+        request_id = details.pop("request_id", None)
+        return cls(
+            message,
+            status_code=int(status) if isinstance(status, int) else 0,
+            code=str(code) if code is not None else None,
+            request_id=str(request_id) if request_id else None,
+            details=details,
+        )
+    if issubclass(cls, DownloadError):
+        reason = details.get("reason")
+        return cls(
+            message,
+            reason=reason if reason in DOWNLOAD_REASONS else "media",
+            retryable=bool(details.get("retryable", False)),
+            path=details.get("path"),
+            status_code=status if isinstance(status, int) else None,
+        )
+    if issubclass(cls, CreateOutcomeUnknownError):
+        cause = details.get("cause")
+        return cls(message, cause=error_from_fields(cause) if isinstance(cause, Mapping) else None)
+    if issubclass(cls, APIConnectionError):
+        sent = details.get("sent")
+        return cls(message, sent=sent if isinstance(sent, bool) else None)
+    if issubclass(cls, (ValidationError, TaskFailedError, TaskTimeoutError)):
+        # Their constructors format a message from live objects: restore the text as it was.
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, message)
+        for attr in ("task", "field", "value", "allowed", "timeout"):
+            setattr(exc, attr, details.get(attr))
+        return exc
+    return cls(message)

@@ -9,6 +9,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -140,7 +141,10 @@ class Task:
         video_url = None
         if from_status_route and isinstance(content, Mapping):
             url = content.get("video_url")
-            video_url = str(url) if url else None
+            # Only an http(s) URL is a video to fetch; anything else (file:, javascript:, a
+            # relative path) counts as "no URL yet", like contract.md assumption 5.
+            if isinstance(url, str) and urlsplit(url.strip()).scheme in ("http", "https"):
+                video_url = url.strip()
         status = parse_status(body.get("status"))
         error = _failure_reason(body) if status not in (Status.QUEUED, Status.RUNNING) else None
         if status is Status.SUCCEEDED:

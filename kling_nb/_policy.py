@@ -7,18 +7,31 @@ error) and the *poll schedule* (when to read a task's status next).
 from __future__ import annotations
 
 import email.utils
+import enum
 import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    CreateOutcomeUnknownError,
+    InvalidResponseError,
+    KlingError,
+    ServerError,
+    TooManyPendingTasksError,
+    UpstreamError,
+)
+
 __all__ = [
     "DEFAULT_PRIORS",
     "RETRYABLE_STATUS",
+    "CreateDecision",
     "PollSchedule",
     "backoff_delay",
-    "create_may_retry",
+    "create_decision",
     "lognormal_hazard",
     "parse_retry_after",
 ]
@@ -86,14 +99,55 @@ def _finite(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def create_may_retry(*, sent: bool) -> bool:
-    """Whether a failed create POST may be sent again.
+class CreateDecision(str, enum.Enum):
+    """What to do after a create attempt failed (`create_decision` decides)."""
 
-    contract.md assumption 9: no idempotency key is documented, so a create that may have
-    reached the server (a timeout, a reset, any answer) is never re-sent automatically: that
-    could create and bill a second task. Only a create that provably never left may be.
+    RETRY = "retry"
+    """Provably never sent: it may be sent again after a backoff."""
+    WAIT_SLOT = "wait_slot"
+    """429 kling_too_many_pending_tasks: no task was created; wait for a slot, then send."""
+    RETRY_LATER = "retry_later"
+    """424: no task was created and nothing billed; send again after a short wait."""
+    UNKNOWN = "unknown"
+    """The create may have reached the server: never send it again."""
+    FAIL = "fail"
+    """Refused (400/401/402/403/404/other 4xx, a local check), or unsent but out of attempts."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def create_decision(
+    error: BaseException, *, attempt: int, max_unsent: int = 2, max_upstream: int = 3
+) -> CreateDecision:
+    """Decide what a failed `AsyncClient.create` call means for the next one.
+
+    `attempt` is how many times this kind of fault was already retried. contract.md
+    assumption 9: no idempotency key is documented, so a create that may have reached the
+    server (a timeout after sending, a reset, a 5xx, a 2xx without a readable id) is never sent
+    again: that could create and bill a second task. Only a create that provably never left,
+    or that the server answered with 429 (pending cap) or 424 (no task created, contract.md's
+    error table), may be sent again. Anything this function does not recognise is UNKNOWN.
     """
-    return not sent
+    if isinstance(error, CreateOutcomeUnknownError):
+        return CreateDecision.UNKNOWN
+    if isinstance(error, APIConnectionError):
+        if error.sent is not False:
+            return CreateDecision.UNKNOWN
+        return CreateDecision.RETRY if attempt < max_unsent else CreateDecision.FAIL
+    if isinstance(error, (ServerError, InvalidResponseError)):
+        return CreateDecision.UNKNOWN
+    if isinstance(error, TooManyPendingTasksError):
+        return CreateDecision.WAIT_SLOT
+    if isinstance(error, UpstreamError):
+        return CreateDecision.RETRY_LATER if attempt < max_upstream else CreateDecision.FAIL
+    if isinstance(error, APIError):
+        # Any other answer is a refusal (4xx); an unmapped 5xx-like code is no proof of that.
+        return CreateDecision.FAIL if 400 <= error.status_code < 500 else CreateDecision.UNKNOWN
+    if isinstance(error, KlingError):
+        # Our own checks (ValidationError, ConfigurationError, ...) raise before any send.
+        return CreateDecision.FAIL
+    return CreateDecision.UNKNOWN
 
 
 def lognormal_hazard(t: float, median: float, sigma: float) -> float:

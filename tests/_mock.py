@@ -56,14 +56,18 @@ def write_png(path: Path, size: tuple[int, int] = (64, 36)) -> Path:
 
 
 def fake_mp4(size: int = 300_000, seed: bytes = b"kling") -> bytes:
-    """Bytes that start like an MP4 (an `ftyp` box) followed by deterministic filler."""
+    """`size` bytes shaped like an MP4: `ftyp`, `moov` and `mdat` boxes tiling the whole file
+    (so `mp4_structure_ok` accepts it), the `mdat` payload deterministic filler."""
     head = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+    moov = b"\x00\x00\x00\x10moov" + b"\x00" * 8
+    payload = size - len(head) - len(moov) - 8
     filler = bytearray()
     block = seed
-    while len(head) + len(filler) < size:
+    while len(filler) < payload:
         block = hashlib.sha256(block).digest()
         filler += block
-    return (head + bytes(filler))[:size]
+    mdat = (payload + 8).to_bytes(4, "big") + b"mdat" + bytes(filler[:payload])
+    return head + moov + mdat
 
 
 @dataclass
@@ -332,9 +336,14 @@ class FakeAPI:
         if request.method != "GET" or not request.url.path.startswith("/kling/"):
             return httpx.Response(404, text="no such object")
         data = self.video
+        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
         m = re.fullmatch(r"bytes=(\d+)-", request.headers.get("range", ""))
-        if m is None:
-            return streamed(200, data, {"Content-Type": "video/mp4", "Accept-Ranges": "bytes"})
+        if_range = request.headers.get("if-range")
+        if m is None or (if_range is not None and if_range != etag):
+            # Like an object store: no Range, or If-Range naming another version: all of it.
+            return streamed(
+                200, data, {"Content-Type": "video/mp4", "Accept-Ranges": "bytes", "ETag": etag}
+            )
         start = int(m.group(1))
         if start >= len(data):
             return httpx.Response(416, headers={"Content-Range": f"bytes */{len(data)}"})
@@ -344,8 +353,14 @@ class FakeAPI:
             {
                 "Content-Type": "video/mp4",
                 "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}",
+                "ETag": etag,
             },
         )
+
+    @property
+    def etag(self) -> str:
+        """The strong ETag the fake media host serves `video` under."""
+        return '"' + hashlib.sha256(self.video).hexdigest()[:16] + '"'
 
 
 def problem(status: int, code: str, message: str, **extra: Any) -> httpx.Response:
@@ -368,10 +383,16 @@ def parse_multipart(request: httpx.Request) -> dict[str, tuple[str | None, str, 
     return out
 
 
-def cut_body(data: bytes, upto: int, error: BaseException | None = None) -> httpx.Response:
-    """A 200 whose Content-Length announces all of `data` but whose body stops after `upto`."""
+def cut_body(
+    data: bytes, upto: int, error: BaseException | None = None, etag: str | None = None
+) -> httpx.Response:
+    """A 200 whose Content-Length announces all of `data` but whose body stops after `upto`.
+
+    `etag` defaults to the fake media host's tag for `data`, so the cut part can be resumed.
+    """
+    tag = etag if etag is not None else '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
     return httpx.Response(
         200,
-        headers={"Content-Length": str(len(data)), "Content-Type": "video/mp4"},
+        headers={"Content-Length": str(len(data)), "Content-Type": "video/mp4", "ETag": tag},
         stream=ChunkedThenCut(data[:upto], error or httpx.ReadError("connection reset")),
     )

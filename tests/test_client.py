@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from _mock import (
 
 import kling_nb as kn
 from kling_nb._models import DEFAULT_BASE_URL, parse_status
+from kling_nb._policy import CreateDecision, create_decision
 
 # -- the shared flows, against the in-memory fake -------------------------------------------
 
@@ -239,16 +241,42 @@ async def test_create_never_reads_a_video_url_from_the_create_response() -> None
     [
         httpx.Response(200, json={"status": "queued"}),
         httpx.Response(200, json={"id": "", "status": "queued"}),
+        httpx.Response(200, json={"id": 42, "status": "queued"}),
+        httpx.Response(200, json={"id": "a b", "status": "queued"}),
+        httpx.Response(200, json={"id": "../x", "status": "queued"}),
+        httpx.Response(200, json={"id": "a\\b", "status": "queued"}),
+        httpx.Response(200, json={"id": "..", "status": "queued"}),
+        httpx.Response(200, json={"id": "x" * 201, "status": "queued"}),
+        httpx.Response(200, json={"id": "bell\u0007", "status": "queued"}),
         httpx.Response(200, text="<html>ok</html>"),
         httpx.Response(200, json=["j"]),
+        httpx.Response(201, text=""),
     ],
 )
-async def test_create_response_without_a_task_id_is_an_api_error(response: httpx.Response) -> None:
-    transport = httpx.MockTransport(lambda request: response)
+async def test_create_without_a_valid_task_id_has_an_unknown_outcome(
+    response: httpx.Response,
+) -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return response
+
+    transport = httpx.MockTransport(handler)
     async with kn.AsyncClient("k", base_url=BASE_URL, transport=transport) as client:
-        with pytest.raises(kn.APIError) as info:
+        with pytest.raises(kn.CreateOutcomeUnknownError) as info:
             await client.create(kn.TextToVideo("x"))
-    assert info.value.status_code == 200
+    # the server answered 2xx, so a task may exist: the cause says what was wrong
+    assert isinstance(info.value.cause, kn.InvalidResponseError)
+    assert info.value.cause.status_code == response.status_code
+    assert len(calls) == 1
+
+
+async def test_the_longest_printable_task_id_is_accepted() -> None:
+    task_id = "t-" + "x" * 198
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json={"id": task_id}))
+    async with kn.AsyncClient("k", base_url=BASE_URL, transport=transport) as client:
+        assert (await client.create(kn.TextToVideo("x"))).id == task_id
 
 
 async def test_get_quotes_the_task_id() -> None:
@@ -440,9 +468,6 @@ async def test_get_never_retries_client_errors(
 
 
 CREATE_ANSWERS = [
-    ("500", lambda: httpx.Response(500), kn.ServerError),
-    ("502", lambda: httpx.Response(502), kn.ServerError),
-    ("503", lambda: httpx.Response(503, headers={"Retry-After": "1"}), kn.ServerError),
     ("408", lambda: httpx.Response(408), kn.APIError),
     (
         "429",
@@ -476,53 +501,87 @@ CREATE_MAYBE_SENT = [
     ("remote-protocol", lambda: httpx.RemoteProtocolError("reset"), kn.APIConnectionError),
     ("read-error", lambda: httpx.ReadError("reset"), kn.APIConnectionError),
     ("write-error", lambda: httpx.WriteError("broken pipe"), kn.APIConnectionError),
+    ("500", lambda: httpx.Response(500), kn.ServerError),
+    ("502", lambda: httpx.Response(502), kn.ServerError),
+    ("503", lambda: httpx.Response(503, headers={"Retry-After": "1"}), kn.ServerError),
 ]
 
 
 @pytest.mark.parametrize(
-    ("make", "raised"), [pytest.param(m, r, id=i) for i, m, r in CREATE_MAYBE_SENT]
+    ("make", "cause"), [pytest.param(m, r, id=i) for i, m, r in CREATE_MAYBE_SENT]
 )
 async def test_create_that_may_have_arrived_is_never_resent(
     make_client: ClientFactory,
     fake: FakeAPI,
     sleeps: list[float],
     make: Any,
-    raised: type[kn.APIConnectionError],
+    cause: type[kn.KlingError],
 ) -> None:
     client = make_client(max_retries=5)
     fake.inject("POST", "/v1/videos/", *[make() for _ in range(ALWAYS)])
-    with pytest.raises(raised) as info:
+    with pytest.raises(kn.CreateOutcomeUnknownError) as info:
         await client.create(kn.TextToVideo("x"))
-    assert type(info.value) is raised
-    assert info.value.sent is True
+    assert type(info.value.cause) is cause
+    if isinstance(info.value.cause, kn.APIConnectionError):
+        assert info.value.cause.sent is True
+    assert "not sent again" in str(info.value)
+    assert create_decision(info.value, attempt=0) is CreateDecision.UNKNOWN
     assert len(fake.calls) == 1
     assert sleeps == []
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: httpx.ConnectError("refused"), lambda: httpx.ConnectTimeout("no route")]
+    "make",
+    [
+        lambda: httpx.ConnectError("refused"),
+        lambda: httpx.ConnectTimeout("no route"),
+        lambda: httpx.PoolTimeout("no free connection"),
+    ],
 )
-async def test_create_that_never_left_is_resent(
+async def test_create_that_never_left_raises_unsent_after_one_try(
     client: kn.AsyncClient, fake: FakeAPI, sleeps: list[float], make: Any
 ) -> None:
     fake.inject("POST", "/v1/videos/", make())
-    task = await client.create(kn.TextToVideo("x"))
-    assert task.id == "task-1"
-    assert len(fake.calls) == 2
-    assert len(fake.tasks) == 1
-    assert len(sleeps) == 1
-
-
-async def test_create_that_never_left_gives_up_after_max_retries(
-    client: kn.AsyncClient, fake: FakeAPI, sleeps: list[float]
-) -> None:
-    fake.inject("POST", "/v1/videos/", *[httpx.ConnectError("refused") for _ in range(ALWAYS)])
     with pytest.raises(kn.APIConnectionError) as info:
         await client.create(kn.TextToVideo("x"))
     assert info.value.sent is False
     assert "never reached the server" in str(info.value)
-    assert len(fake.calls) == 3
-    assert fake.tasks == {}
+    assert create_decision(info.value, attempt=0) is CreateDecision.RETRY
+    assert len(fake.calls) == 1
+    assert sleeps == []
+    # the caller owns the retry: the next call is a fresh single send
+    assert (await client.create(kn.TextToVideo("x"))).id == "task-1"
+    assert len(fake.calls) == 2
+
+
+async def test_a_refused_connection_makes_exactly_one_post_per_create(
+    make_client: ClientFactory, sleeps: list[float]
+) -> None:
+    posts: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        raise httpx.ConnectError("connection refused")
+
+    client = make_client(max_retries=5, transport=httpx.MockTransport(refuse))
+    for calls in (1, 2, 3):
+        with pytest.raises(kn.APIConnectionError):
+            await client.create(kn.TextToVideo("x"))
+        assert len(posts) == calls
+    assert sleeps == []
+
+
+async def test_a_refused_port_on_loopback_is_unsent_and_tried_once() -> None:
+    # A real socket: nothing listens on the port we just closed.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with kn.AsyncClient("k", base_url=f"http://127.0.0.1:{port}", max_retries=3) as c:
+        started = time.monotonic()
+        with pytest.raises(kn.APIConnectionError) as info:
+            await c.create(kn.TextToVideo("x"))
+    assert info.value.sent is False
+    assert time.monotonic() - started < 0.4  # no backoff: one attempt
 
 
 async def test_retry_after_seconds_is_honoured(
@@ -925,12 +984,26 @@ async def test_upload_is_retried_on_5xx_since_it_is_not_billed(
     assert len(fake.calls) == 2
 
 
-async def test_a_failed_upload_sends_no_create(
+async def test_a_failed_upload_sends_no_create_and_says_it_was_unsent(
     client: kn.AsyncClient, fake: FakeAPI, png_path: Path, sleeps: list[float]
 ) -> None:
     fake.inject("POST", "/v1/images/uploads", *[httpx.Response(500) for _ in range(ALWAYS)])
-    with pytest.raises(kn.ServerError):
+    with pytest.raises(kn.APIConnectionError) as info:
         await client.create(kn.ImageToVideo(png_path))
+    assert info.value.sent is False
+    assert isinstance(info.value.__cause__, kn.ServerError)
+    assert create_decision(info.value, attempt=0) is CreateDecision.RETRY
+    assert fake.calls_to("POST", "/v1/videos/") == []
+
+
+async def test_a_refused_upload_is_raised_as_is(
+    client: kn.AsyncClient, fake: FakeAPI, png_path: Path
+) -> None:
+    fake.inject("POST", "/v1/images/uploads", problem(413, "payload_too_large", "too big"))
+    with pytest.raises(kn.APIError) as info:
+        await client.create(kn.ImageToVideo(png_path))
+    assert info.value.status_code == 413
+    assert create_decision(info.value, attempt=0) is CreateDecision.FAIL
     assert fake.calls_to("POST", "/v1/videos/") == []
 
 

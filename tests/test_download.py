@@ -8,7 +8,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _mock import BASE_URL, MEDIA_HOST, ClientFactory, FakeAPI, cut_body, problem, streamed
+from _mock import (
+    BASE_URL,
+    MEDIA_HOST,
+    ClientFactory,
+    FakeAPI,
+    cut_body,
+    fake_mp4,
+    problem,
+    streamed,
+)
 
 import kling_nb as kn
 from kling_nb._download import safe_name
@@ -175,7 +184,7 @@ async def test_a_body_shorter_than_its_length_is_resumed(
     client: kn.AsyncClient, fake: FakeAPI, tmp_path: Path, sleeps: list[float]
 ) -> None:
     data = fake.video
-    short = streamed(200, data[:70_000])
+    short = streamed(200, data[:70_000], {"ETag": fake.etag})
     short.headers["Content-Length"] = str(len(data))
     fake.inject("GET", MEDIA_HOST, short)
     path = await client.download(_done(fake), tmp_path)
@@ -212,9 +221,10 @@ async def test_too_many_cuts_raise_and_keep_the_part_for_next_time(
     client = make_client(max_retries=0)
     data = fake.video
     fake.inject("GET", MEDIA_HOST, cut_body(data, 32_768))
-    with pytest.raises(kn.APIConnectionError) as info:
+    with pytest.raises(kn.DownloadError) as info:
         await client.download(_done(fake), tmp_path)
     assert "task-1" in str(info.value)
+    assert (info.value.reason, info.value.retryable) == ("media", True)
     part = tmp_path / "task-1.mp4.part"
     assert part.read_bytes() == data[:32_768]
     assert not (tmp_path / "task-1.mp4").exists()
@@ -237,6 +247,7 @@ async def test_a_stale_whole_part_file_is_restarted_on_416(
     client: kn.AsyncClient, fake: FakeAPI, tmp_path: Path
 ) -> None:
     (tmp_path / "task-1.mp4.part").write_bytes(fake.video + b"stale extra bytes")
+    (tmp_path / "task-1.mp4.part.validator").write_text(fake.etag)
     path = await client.download(_done(fake), tmp_path)
     assert path.read_bytes() == fake.video
     ranges = [c.headers.get("range") for c in fake.media_calls()]
@@ -266,9 +277,13 @@ async def test_a_fresh_url_that_also_fails_raises_after_one_reread(
     task = await _created_and_done(client, fake)
     fake.inject("GET", MEDIA_HOST, *[httpx.Response(403) for _ in range(5)])
     before = len(fake.calls_to("GET", "/v1/videos/"))
-    with pytest.raises(kn.PermissionDeniedError) as info:
+    with pytest.raises(kn.DownloadError) as info:
         await client.download(task, tmp_path)
-    assert info.value.status_code == 403
+    assert (info.value.reason, info.value.retryable, info.value.status_code) == (
+        "media",
+        False,
+        403,
+    )
     assert len(fake.calls_to("GET", "/v1/videos/")) == before + 1
     assert len(fake.media_calls()) == 2
     assert not list(tmp_path.iterdir())
@@ -288,8 +303,13 @@ async def test_media_5xx_gives_up_after_max_retries(
     client: kn.AsyncClient, fake: FakeAPI, tmp_path: Path, sleeps: list[float]
 ) -> None:
     fake.inject("GET", MEDIA_HOST, *[httpx.Response(500) for _ in range(10)])
-    with pytest.raises(kn.ServerError):
+    with pytest.raises(kn.DownloadError) as info:
         await client.download(_done(fake), tmp_path)
+    assert (info.value.reason, info.value.retryable, info.value.status_code) == (
+        "media",
+        True,
+        500,
+    )
     assert len(fake.media_calls()) == 3
 
 
@@ -300,7 +320,7 @@ async def test_media_on_the_api_host_still_gets_no_key(tmp_path: Path) -> None:
         seen.append(request)
         if request.url.path == "/redirect":
             return httpx.Response(302, headers={"Location": f"{BASE_URL}/media/v.mp4"})
-        return streamed(200, b"\x00\x00\x00\x18ftypisom" + b"\0" * 1000)
+        return streamed(200, fake_mp4(2000))
 
     async with kn.AsyncClient(
         "sk-secret-abc", base_url=BASE_URL, transport=httpx.MockTransport(handler)
@@ -344,7 +364,7 @@ async def test_download_of_a_status_error_body_is_typed(
 async def test_a_part_file_from_another_version_is_not_appended_to(tmp_path: Path) -> None:
     from kling_nb._download import stream_to_file
 
-    new_body = b"NEW-VIDEO-" * 1000
+    new_body = fake_mp4(10_000, seed=b"new")
     seen_if_range: list[str | None] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -354,10 +374,10 @@ async def test_a_part_file_from_another_version_is_not_appended_to(tmp_path: Pat
 
     dest = tmp_path / "clip.mp4"
     (tmp_path / "clip.mp4.part").write_bytes(b"OLD-" * 100)
-    (tmp_path / "clip.mp4.part.etag").write_text('"v1"')
+    (tmp_path / "clip.mp4.part.validator").write_text('"v1"')
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         result = await stream_to_file(http, "http://127.0.0.1/media/clip.mp4", dest)
     assert seen_if_range == ['"v1"']
     assert dest.read_bytes() == new_body
     assert result.sha256 == hashlib.sha256(new_body).hexdigest()
-    assert not (tmp_path / "clip.mp4.part.etag").exists()
+    assert not (tmp_path / "clip.mp4.part.validator").exists()

@@ -46,6 +46,10 @@ DESIGN_NAMES = {
     "APITimeoutError",
     "TaskFailedError",
     "TaskTimeoutError",
+    "CreateOutcomeUnknownError",
+    "InvalidResponseError",
+    "JobStoppedError",
+    "DownloadError",
     "errors",
     "__version__",
 }
@@ -93,10 +97,14 @@ def test_error_tree_matches_the_design() -> None:
         kn.UpstreamError: kn.APIError,
         kn.TooManyPendingTasksError: kn.APIError,
         kn.ServerError: kn.APIError,
+        kn.InvalidResponseError: kn.APIError,
         kn.APIConnectionError: kn.KlingError,
         kn.APITimeoutError: kn.APIConnectionError,
+        kn.CreateOutcomeUnknownError: kn.KlingError,
         kn.TaskFailedError: kn.KlingError,
         kn.TaskTimeoutError: kn.KlingError,
+        kn.JobStoppedError: kn.KlingError,
+        kn.DownloadError: kn.KlingError,
     }
     for cls, parent in tree.items():
         assert cls.__mro__[1] is parent, f"{cls.__name__} should derive from {parent.__name__}"

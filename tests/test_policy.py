@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import math
 from statistics import NormalDist
@@ -14,8 +15,9 @@ from kling_nb._policy import (
     DEFAULT_PRIORS,
     MAX_BACKOFF,
     RETRYABLE_STATUS,
+    CreateDecision,
     backoff_delay,
-    create_may_retry,
+    create_decision,
     lognormal_hazard,
     parse_retry_after,
 )
@@ -127,9 +129,80 @@ def test_retryable_statuses() -> None:
     assert not {400, 401, 402, 403, 404, 410, 424} & RETRYABLE_STATUS
 
 
-def test_create_may_retry_only_when_never_sent() -> None:
-    assert create_may_retry(sent=False) is True
-    assert create_may_retry(sent=True) is False
+# -- the create decision -------------------------------------------------------------------
+
+
+def _api(cls: type[kn.APIError], status: int, code: str | None = None) -> kn.APIError:
+    return cls("x", status_code=status, code=code)
+
+
+R, W, L, U, F = (
+    CreateDecision.RETRY,
+    CreateDecision.WAIT_SLOT,
+    CreateDecision.RETRY_LATER,
+    CreateDecision.UNKNOWN,
+    CreateDecision.FAIL,
+)
+UNSENT = kn.APIConnectionError("refused", sent=False)
+
+CREATE_CASES = [
+    # provably unsent: retried max_unsent (2) times, then refused
+    ("unsent-0", UNSENT, 0, R),
+    ("unsent-1", UNSENT, 1, R),
+    ("unsent-2", UNSENT, 2, F),
+    ("unsent-9", UNSENT, 9, F),
+    ("unsent-timeout", kn.APITimeoutError("connect", sent=False), 0, R),
+    # may have been sent: never again, whatever the attempt
+    ("sent-conn", kn.APIConnectionError("reset", sent=True), 0, U),
+    ("sent-timeout", kn.APITimeoutError("read", sent=True), 0, U),
+    ("sent-none", kn.APIConnectionError("?", sent=None), 0, U),
+    ("outcome-unknown", kn.CreateOutcomeUnknownError("?"), 0, U),
+    ("500", _api(kn.ServerError, 500), 0, U),
+    ("503", _api(kn.ServerError, 503), 0, U),
+    ("2xx-garbled", _api(kn.InvalidResponseError, 200), 0, U),
+    ("3xx", _api(kn.APIError, 302), 0, U),
+    # the pending cap: always wait for a slot
+    ("429", _api(kn.TooManyPendingTasksError, 429, "kling_too_many_pending_tasks"), 0, W),
+    ("429-late", _api(kn.TooManyPendingTasksError, 429), 50, W),
+    # 424: no task created, retried max_upstream (3) times
+    ("424-0", _api(kn.UpstreamError, 424), 0, L),
+    ("424-2", _api(kn.UpstreamError, 424), 2, L),
+    ("424-3", _api(kn.UpstreamError, 424), 3, F),
+    # refusals
+    ("400", _api(kn.BadRequestError, 400), 0, F),
+    ("400-model", _api(kn.UnsupportedModelError, 400), 0, F),
+    ("401", _api(kn.AuthenticationError, 401), 0, F),
+    ("402", _api(kn.InsufficientBalanceError, 402), 0, F),
+    ("403", _api(kn.TeamRequiredError, 403), 0, F),
+    ("404", _api(kn.NotFoundError, 404), 0, F),
+    ("408", _api(kn.APIError, 408), 0, F),
+    ("413", _api(kn.APIError, 413), 0, F),
+    ("validation", kn.ValidationError("prompt", "", "text"), 0, F),
+    ("config", kn.ConfigurationError("no key"), 0, F),
+    # anything foreign may have happened mid-send
+    ("cancelled", asyncio.CancelledError(), 0, U),
+    ("bug", RuntimeError("boom"), 0, U),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "attempt", "expected"), [pytest.param(e, a, d, id=i) for i, e, a, d in CREATE_CASES]
+)
+def test_create_decision(error: BaseException, attempt: int, expected: CreateDecision) -> None:
+    assert create_decision(error, attempt=attempt) is expected
+
+
+def test_create_decision_limits_are_arguments() -> None:
+    assert create_decision(UNSENT, attempt=4, max_unsent=5) is R
+    assert create_decision(UNSENT, attempt=0, max_unsent=0) is F
+    upstream = _api(kn.UpstreamError, 424)
+    assert create_decision(upstream, attempt=0, max_upstream=0) is F
+    assert create_decision(upstream, attempt=6, max_upstream=7) is L
+
+
+def test_create_decision_covers_every_decision() -> None:
+    assert {d for *_, d in CREATE_CASES} == set(CreateDecision)
+    assert str(CreateDecision.WAIT_SLOT) == "wait_slot"
 
 
 # -- the hazard -----------------------------------------------------------------------------

@@ -54,6 +54,9 @@ def assert_clean_exception(error: BaseException) -> None:
         for attr in ("body", "details", "message", "task", "value", "allowed"):
             if hasattr(current, attr):
                 assert CANARY not in repr(getattr(current, attr))
+        cause = getattr(current, "cause", None)  # CreateOutcomeUnknownError.cause
+        if isinstance(cause, BaseException):
+            assert_clean_exception(cause)
         current = current.__cause__ or current.__context__
     assert CANARY not in "".join(traceback.format_exception(error))
 
@@ -150,18 +153,21 @@ async def test_every_kind_of_error_leaks_nothing(
     ]
     for kind, make in api_rows:
         canary_api.inject("POST", post, make())
-        await expect(kind, lambda: canary.create(text))
+        # a 5xx answer to a create leaves its outcome unknown (the 5xx is its cause)
+        on_create = kn.CreateOutcomeUnknownError if kind is kn.ServerError else kind
+        await expect(on_create, lambda: canary.create(text))
         canary_api.inject("GET", get, *[make() for _ in range(3)])
         await expect(kind, lambda: canary.get("task-x", route="text2video"))
         canary_api.clear_injections()
 
-    for make_exc, kind in (
-        (lambda: httpx.ConnectError("refused"), kn.APIConnectionError),
-        (lambda: httpx.ReadTimeout("slow"), kn.APITimeoutError),
-        (lambda: httpx.RemoteProtocolError("reset"), kn.APIConnectionError),
+    unknown = kn.CreateOutcomeUnknownError
+    for make_exc, kind, on_create in (
+        (lambda: httpx.ConnectError("refused"), kn.APIConnectionError, kn.APIConnectionError),
+        (lambda: httpx.ReadTimeout("slow"), kn.APITimeoutError, unknown),
+        (lambda: httpx.RemoteProtocolError("reset"), kn.APIConnectionError, unknown),
     ):
         canary_api.inject("POST", post, *[make_exc() for _ in range(3)])
-        await expect(kind, lambda: canary.create(text))
+        await expect(on_create, lambda: canary.create(text))
         canary_api.inject("GET", get, *[make_exc() for _ in range(3)])
         await expect(kind, lambda: canary.get("task-x", route="omni-video"))
         canary_api.clear_injections()
@@ -191,7 +197,7 @@ async def test_every_kind_of_error_leaks_nothing(
         "t", "text2video", status=kn.Status.SUCCEEDED, video_url=canary_api.video_url("t")
     )
     canary_api.inject("GET", MEDIA_HOST, *[cut_body(canary_api.video, 1000) for _ in range(3)])
-    await expect(kn.APIConnectionError, lambda: canary.download(done, tmp_path))
+    await expect(kn.DownloadError, lambda: canary.download(done, tmp_path))
     canary_api.inject("GET", MEDIA_HOST, httpx.Response(403), httpx.Response(403))
     canary_api.inject("GET", get, problem(403, "media_resource_access_denied", "nope"))
     await expect(kn.AccessDeniedError, lambda: canary.download(done, tmp_path / "b"))
@@ -213,3 +219,45 @@ async def test_a_key_in_the_environment_does_not_leak(
         task = await client.create(kn.TextToVideo("x"))
         await client.wait(task, schedule=FAST, timeout=5)
     assert_clean_logs(debug_logs)
+
+
+async def test_a_key_echoed_in_2xx_bodies_never_reaches_the_task(
+    canary: kn.AsyncClient, canary_api: FakeAPI, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    echo = {"echo": f"Bearer {CANARY}", "note": {"key": CANARY}}
+    canary_api.inject(
+        "POST",
+        r"/v1/videos/text2video$",
+        httpx.Response(200, json={"id": "task-e", "status": "queued", **echo}),
+    )
+    created = await canary.create(kn.TextToVideo("x"))
+    assert created.id == "task-e"
+    assert "<hidden>" in repr(dict(created.raw))
+    canary_api.inject(
+        "GET",
+        r"/v1/videos/text2video/task-e",
+        httpx.Response(200, json={"id": "task-e", "status": "running", **echo}),
+    )
+    read = await canary.get(created)
+    for task in (created, read):
+        assert CANARY not in repr(dict(task.raw))
+        for text in _texts(task):
+            assert CANARY not in text
+    assert_clean_logs(debug_logs)
+
+
+async def test_a_key_echoed_in_a_garbled_2xx_never_reaches_the_error(
+    canary: kn.AsyncClient, canary_api: FakeAPI
+) -> None:
+    canary_api.inject(
+        "POST", r"/v1/videos/", httpx.Response(200, text=f"<html>key {CANARY}</html>")
+    )
+    with pytest.raises(kn.CreateOutcomeUnknownError) as info:
+        await canary.create(kn.TextToVideo("x"))
+    assert_clean_exception(info.value)
+    assert isinstance(info.value.cause, kn.InvalidResponseError)
+    assert "<hidden>" in str(info.value.cause.body)
+    canary_api.inject("GET", r"/v1/videos/", httpx.Response(200, json=[CANARY]))
+    with pytest.raises(kn.InvalidResponseError) as read_info:
+        await canary.get("task-1", route="text2video")
+    assert_clean_exception(read_info.value)

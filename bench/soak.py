@@ -10,7 +10,14 @@ a 20 % rate on every fault it offers:
 
 Every job has its own prompt, so each server task maps back to exactly one job. Midway (at a
 third and at two thirds of the jobs finished) the Studio is closed and a new one is opened on
-the same root, which calls `resume()`.
+the same root, which calls `resume()`. Meanwhile:
+
+- a second process (`--second`, on by default) opens its own Studio on the same folder and
+  calls `resume()` every half second, driving whatever it can claim (jobs released by the
+  restarts), as a second notebook or `kling-nb resume` in a terminal would;
+- the disk fails mid-run (`--disk-fault`, on by default): for a few seconds the outputs folder
+  is replaced by a file, so downloads fail (their jobs park as `fetch_failed`) and new creates
+  are refused before sending; then it comes back and a `resume()` fetches the parked videos.
 
 Checked at the end, from the ledger, the sandbox's own task records and the files on disk:
 - lost: jobs not in a final state, plus server tasks the ledger does not know;
@@ -25,8 +32,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -36,7 +46,9 @@ from typing import Any
 from _common import RemoteSandbox, print_table
 
 import kling_nb as kn
-from kling_nb._ledger import FINAL_STATES
+from kling_nb._states import JobState
+
+FINAL_STATES = sorted(state.value for state in JobState if state.final)
 
 CAP = 16
 MAX_IN_FLIGHT = 24
@@ -80,13 +92,52 @@ def wait_until(studio: kn.Studio, count: int, timeout: float) -> None:
         time.sleep(0.5)
 
 
+SECOND = """
+import sys, time
+from pathlib import Path
+import kling_nb as kn
+base, root, stop = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+claimed = 0
+with kn.Studio(api_key="sk-sandbox-team", base_url=base, root=root, max_in_flight=8) as studio:
+    while not stop.exists():
+        claimed += len(studio.resume())
+        time.sleep(0.5)
+    studio.wait(timeout=240)
+print(f"CLAIMED {claimed}")
+"""
+
+
+def start_second(base_url: str, root: str, stop: Path) -> subprocess.Popen[str]:
+    """A second process resuming on the same folder while the first drives its jobs."""
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SECOND), base_url, root, str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def fail_disk(outputs: Path, seconds: float) -> int:
+    """Replace the outputs folder by a file for `seconds`, then put it back."""
+    aside = outputs.with_name("kling_outputs.away")
+    os.rename(outputs, aside)
+    outputs.write_text("the disk is gone")
+    time.sleep(seconds)
+    outputs.unlink()
+    os.rename(aside, outputs)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--time-scale", type=float, default=0.005)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=280.0)
+    parser.add_argument("--no-second", dest="second", action="store_false")
+    parser.add_argument("--no-disk-fault", dest="disk_fault", action="store_false")
     args = parser.parse_args(argv)
+    second_claimed = 0
+    disk_faults = 0
     started = time.monotonic()
     restarts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="kling-bench-soak-") as root:
@@ -105,10 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mode, duration = VARIANTS[i % len(VARIANTS)]
                 studio.submit(kn.TextToVideo(f"soak job {i:04d}", mode=mode, duration=duration))
             submit_s = time.monotonic() - t
+            stop = Path(root) / "stop-second"
+            second = start_second(sb.base_url, root, stop) if args.second else None
             for fraction in (1 / 3, 2 / 3):
                 wait_until(studio, int(args.jobs * fraction), args.timeout)
+                if args.disk_fault and fraction < 0.5:
+                    disk_faults += fail_disk(Path(root) / "kling_outputs", 3.0)
                 in_flight = sum(not job.done() for job in studio.jobs.values())
-                sending = len(getattr(studio, "_sends", ()))  # creates on the wire right now
+                sending = 0
                 t = time.monotonic()
                 studio.close()
                 studio = open_studio(sb, root)
@@ -124,6 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     }
                 )
             studio.wait(timeout=max(args.timeout - (time.monotonic() - started), 1.0))
+            studio.resume()  # videos parked by the disk fault are fetched now
+            studio.wait(timeout=max(args.timeout - (time.monotonic() - started), 1.0))
+            if second is not None:
+                stop.write_text("stop")
+                out, _ = second.communicate(timeout=300)
+                second_claimed = (
+                    int(out.split("CLAIMED ")[-1].split()[0]) if "CLAIMED" in out else -1
+                )
             wall = time.monotonic() - started
             frame = studio.log.df
             events = studio.log.events()
@@ -208,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{faults_fired.get('status_5xx', 0)} / {faults_fired.get('status_reset', 0)} / "
             f"{faults_fired.get('status_slow', 0)}"
         )],
+        ["jobs claimed by the second process", second_claimed],
+        ["disk faults (outputs folder gone 3 s)", disk_faults],
         ["wall time", f"{wall:.0f} s"],
     ]  # fmt: skip
     print()
@@ -220,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         and creates == len(tasks)
     )
     print(
-        f"\nSUMMARY soak: {args.jobs} jobs, 2 restarts, 20% faults on every route: lost {lost}, "
+        f"\nSUMMARY soak: {args.jobs} jobs, 2 restarts, a second process resuming "
+        f"({second_claimed} claimed), {disk_faults} disk fault(s), 20% faults on every route: lost {lost}, "
         f"duplicated {duplicated}, unverified files {bad_files}, status mismatches {mismatched}; "
         f"{by_status.get('succeeded', 0)} succeeded, "
         f"{sum(n for s, n in by_status.items() if s != 'succeeded')} ended otherwise "

@@ -36,6 +36,7 @@ _CSS: Final = """
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;
 --line:#3d444d;--card:#151b23;--ok:#3fb950;--bad:#f85149;--accent:#4493f8}}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{margin:0;padding:16px 20px;background:var(--bg);color:var(--fg);
 font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 h1{font-size:20px;margin:0 0 2px}
@@ -48,6 +49,7 @@ color:var(--fg);background:var(--card);border:1px solid var(--line);border-radiu
 .prompt{margin:0 0 4px;font-size:14px;font-weight:600;overflow-wrap:anywhere;
 display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden}
 .cell video,.cell img{display:block;width:100%;height:auto;border-radius:4px;background:#000}
+.cell video{max-height:60vh;object-fit:contain}
 .cell img.strip{background:none}
 .line{color:var(--muted);font-size:12px;margin-top:4px}
 .status{font-weight:600}

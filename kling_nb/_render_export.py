@@ -169,7 +169,13 @@ def _length(row: Row) -> str:
 
 
 def _short_id(row: Row) -> str:
-    return str(row.get("job_id") or "")[:8]
+    # Studio ids are "<date>-<time>-<random hex>": the end is what tells two apart.
+    return str(row.get("job_id") or "")[-8:]
+
+
+def _took(row: Row) -> str:
+    seconds = _seconds(row.get("total_s"))
+    return "time unknown" if seconds == "?" else f"took {seconds}"
 
 
 def _status(row: Row) -> str:
@@ -209,8 +215,7 @@ def _cell(row: Row) -> str:
         _media(row),
         f'<div class="line">{_e(row.get("model") or "?")} · {_e(row.get("mode") or "?")} · '
         f"{_status(row)}</div>",
-        f'<div class="line">{_e(_length(row))} video · took {_e(_seconds(row.get("total_s")))}'
-        f" · {_e(_cost(row))}</div>",
+        f'<div class="line">{_e(_length(row))} video · {_e(_took(row))} · {_e(_cost(row))}</div>',
     ]
     error = row.get("error")
     if error:

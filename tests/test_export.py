@@ -102,6 +102,11 @@ def test_page_shows_the_cell_words_and_the_table() -> None:
         assert {"controls", "muted", "loop", "playsinline"} <= set(attrs)
     assert videos[0]["src"] == "videos/job-1.mp4"
     assert videos[0]["poster"] == "pictures/job-1.poster.jpg"
+    assert '<code title="job-1">job-1</code>' in page
+    long_id = export_page_html(
+        [_row(job_id="20261130-104100-abcd1234")], title="t", generated_at="x"
+    )
+    assert '<code title="20261130-104100-abcd1234">abcd1234</code>' in long_id
     buttons = [attrs.get("id") for tag, attrs in parsed.tags if tag == "button"]
     assert buttons == ["kn-play", "kn-pause", "kn-restart"]
     numbers = re.findall(r'<td class="num">([^<]*)</td>', page)
@@ -184,6 +189,9 @@ def test_a_failed_job_shows_status_error_and_its_filmstrip() -> None:
     text = " ".join(parsed.text)
     assert "failed" in text
     assert "HTTP 424: upstream timed out" in text
+    assert "5 s video · time unknown · 0.35 credits" in " ".join(
+        export_page_html([_row(total_s=None)], title="t", generated_at="now").split()
+    )
     assert [(tag, attrs["src"]) for tag, attrs in parsed.tags if tag == "img"] == [
         ("img", "pictures/job-1.strip.jpg")
     ]

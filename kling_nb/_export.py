@@ -97,7 +97,7 @@ def _unique_names(ids: Iterable[str]) -> list[str]:
 
 def _export_row(root: Path, row: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Copy one job's files into `root`; return the page's row (with relative paths)."""
-    page: dict[str, Any] = {key: row.get(key) for key in CSV_COLUMNS}
+    page: dict[str, Any] = {key: _missing_as_none(row.get(key)) for key in CSV_COLUMNS}
     page.update(video=None, poster=None, filmstrip=None)
     source = _local_file(row.get("video_path"))
     if source is not None:
@@ -129,6 +129,14 @@ def _make_missing(root: Path, page: dict[str, Any], name: str) -> None:
             os.replace(path, root / page[key])
         else:
             path.unlink(missing_ok=True)
+
+
+def _missing_as_none(value: object) -> object:
+    """None for pandas' missing values (NaN, NaT, pd.NA), so they never show as 'nan'."""
+    try:
+        return None if value is None or value != value else value
+    except (TypeError, ValueError):  # pd.NA refuses to be compared to a bool
+        return None
 
 
 def _local_file(value: object) -> Path | None:

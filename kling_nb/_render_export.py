@@ -218,7 +218,7 @@ def _cell(row: Row) -> str:
         f'<div class="line">{_e(_length(row))} video · {_e(_took(row))} · {_e(_cost(row))}</div>',
     ]
     error = row.get("error")
-    if error:
+    if isinstance(error, str) and error:
         parts.append(f'<div class="error">{_e(error)}</div>')
     remote = remote_url(row.get("video_url"))
     if remote is not None and page_src(row.get("video")) is None:

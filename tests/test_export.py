@@ -341,3 +341,14 @@ def test_an_unreadable_video_is_exported_without_pictures(
     assert [n for n in _files(tmp_path / "share") if n.startswith(("videos/", "pictures/"))] == [
         "videos/job-b.mp4"
     ]
+
+
+def test_rows_from_a_dataframe_show_no_nan(tmp_path: Path, outputs: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    records = pd.DataFrame(outputs).to_dict("records")  # missing values become NaN
+    index = export_comparison(tmp_path / "share", records)
+    page = index.read_text(encoding="utf-8")
+    assert "nan" not in page.lower().replace("nano", "")
+    assert "nan" not in (tmp_path / "share/comparison.csv").read_text(encoding="utf-8").lower()
+    assert "cost unknown" in page

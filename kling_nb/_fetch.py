@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 from ._download import safe_name
 from ._errors import APIConnectionError, APIError, DownloadError
+from ._filmstrip import PictureError, Pictures, make_pictures
 from ._jobs import Job
 from ._policy import backoff_delay
 from ._states import Event
@@ -85,8 +86,9 @@ async def fetch(job: Job, ctx: Context) -> None:
             log.info("download of %s failed (%s); retrying", job.job_id, exc)
             await asyncio.sleep(min(backoff_delay(attempt, initial=1.0, cap=8.0), remaining))
     job.video_path = result.path
-    if ctx.after_download is not None:
-        ctx.after_download(job, result.path)
+    pictures = await _pictures(result.path)
+    job.poster = pictures.poster if pictures else None
+    job.filmstrip = pictures.filmstrip if pictures else None
     await job.advance(
         Event.DOWNLOADED,
         detail={"bytes": result.size},
@@ -94,8 +96,19 @@ async def fetch(job: Job, ctx: Context) -> None:
         video_bytes=result.size,
         video_sha256=result.sha256,
         video_url=task.video_url,
+        poster=str(job.poster) if job.poster else None,
+        filmstrip=str(job.filmstrip) if job.filmstrip else None,
     )
     ctx.timing.forget((job.model, job.mode, job.duration))
+
+
+async def _pictures(video: Path) -> Pictures | None:
+    """A poster and a filmstrip beside the video, made off the loop (PyAV takes ~30-250 ms)."""
+    try:
+        return await asyncio.to_thread(make_pictures, video)
+    except PictureError as exc:  # the video itself is fine: a job never fails for its pictures
+        log.warning("no pictures for %s: %s", video.name, exc)
+        return None
 
 
 def outputs_problem(outputs: Path) -> str | None:

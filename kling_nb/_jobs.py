@@ -82,6 +82,8 @@ class Job:
         self.task: Task | None = None
         self.error: BaseException | None = None
         self.video_path: Path | None = None
+        self.poster: Path | None = None
+        self.filmstrip: Path | None = None
         self.submitted_at = submitted_at if submitted_at is not None else time.time()
         self.created_at: float | None = None
         self.running_at: float | None = None
@@ -369,6 +371,8 @@ class Job:
             "cost_unit": self._host.cost_unit,
             "video_url": task.video_url if task else None,
             "video_path": str(self.video_path) if self.video_path else None,
+            "poster": str(self.poster) if self.poster else None,
+            "filmstrip": str(self.filmstrip) if self.filmstrip else None,
             "error": error.get("error_message"),
             "error_type": error.get("error_type"),
             "error_status": error.get("error_status"),

@@ -62,7 +62,6 @@ class Context:
     timeout: float
     closing: Callable[[], bool]
     sends: set[asyncio.Future[Task]] = field(default_factory=set)
-    after_download: Callable[[Job, Path], None] | None = None
 
 
 async def drive(job: Job, ctx: Context) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import ValidationError, error_from_fields
@@ -109,6 +110,9 @@ def job_from_row(host: JobHost, row: Mapping[str, Any]) -> Job:
     job.created_at = row["created_at"]
     job.running_at = row["running_at"]
     job.polls = row["polls"] or 0
+    for name in ("video_path", "poster", "filmstrip"):
+        value = row.get(name)
+        setattr(job, name, Path(value) if value else None)
     job.attempts = row.get("attempts") or 0
     if row.get("error_type") or row.get("error"):
         job.error = error_from_fields(

@@ -69,10 +69,17 @@ def serve(path: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 def make_file(path: Path, size_mb: int) -> str:
     digest = hashlib.sha256()
     block = os.urandom(BLOCK)
+    # Shaped as an MP4 (ftyp, moov, then one mdat box to the end), since kling_nb checks the
+    # top-level boxes of every download it finishes.
+    ftyp = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+    moov = b"\x00\x00\x00\x10moov" + bytes(8)
+    head = ftyp + moov + (size_mb * BLOCK - len(ftyp) - len(moov)).to_bytes(4, "big") + b"mdat"
     with path.open("wb") as handle:
         for i in range(size_mb):
             # Vary every block a little, so nothing downstream can dedupe or compress it.
             chunk = i.to_bytes(8, "little") + block[8:]
+            if i == 0:
+                chunk = head + chunk[len(head) :]
             handle.write(chunk)
             digest.update(chunk)
     return digest.hexdigest()

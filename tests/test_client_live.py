@@ -19,6 +19,7 @@ from _mock import TEAM_KEY
 
 import kling_nb as kn
 from kling_nb.sandbox import Faults, Sandbox
+from kling_nb.sandbox._media import etag_for
 
 TIME_SCALE = 0.01  # a 5 s std video is ready in about a second
 LIVE_SCHEDULE = kn.PollSchedule(median=0.5, min_delay=0.02, max_delay=0.15)
@@ -142,6 +143,8 @@ class TestFlowsOverRealHTTP(ClientFlows):
         whole = (await client.download(final, tmp_path / "first.mp4")).read_bytes()
         half = len(whole) // 2
         (tmp_path / "second.mp4.part").write_bytes(whole[:half])
+        # A .part is only resumed under the validator it was fetched with (the sandbox's ETag).
+        (tmp_path / "second.mp4.part.validator").write_text(etag_for(whole))
         result = await client.download_file(final, tmp_path / "second.mp4")
         assert result.path.read_bytes() == whole
         assert result.size == len(whole)

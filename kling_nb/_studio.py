@@ -11,7 +11,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -685,6 +685,19 @@ class Studio:
         chosen = Sweep(self.jobs.values() if jobs is None else jobs)
         chosen.wait(timeout)
         return list(chosen)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Schedule `coro` on the Studio's loop, keeping a reference; returns its Future."""
+        return self._runner.spawn(coro)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` on the Studio's loop thread (thread-safe)."""
+        self._runner.call(fn, *args)
+
+    @property
+    def closed(self) -> bool:
+        """True once `close()` has begun: nothing new is scheduled on its loop."""
+        return self._closing
 
     def panel(self) -> Any:
         """The generate panel (ipywidgets) bound to this Studio."""

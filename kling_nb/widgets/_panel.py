@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import os
+import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import ipywidgets as widgets
 
 from .._errors import KlingError, ValidationError
-from .._render import banner_html, estimate_html, message_html, panel_html
+from .._render import (
+    UPLOAD_CLASS,
+    banner_html,
+    estimate_html,
+    format_rate,
+    hide_static_css,
+    message_html,
+    panel_css,
+    panel_html,
+)
 from ._card import JobCard
-from ._display import StaticCopy, hider, show_widget
+from ._display import StaticCopy, show_widget
 from ._form import (
     ROUTE_FIELDS,
     ROUTE_OPTIONS,
@@ -31,9 +42,12 @@ if TYPE_CHECKING:
     from .._requests import Request
     from .._studio import Studio
 
-__all__ = ["StudioPanel"]
+__all__ = ["DOUBLE_CLICK_S", "LABEL_WIDTH", "StudioPanel", "form_row"]
 
-_LABEL = {"description_width": "90px"}
+LABEL_WIDTH: Final = "100px"
+"""Every field's label sits in one column of this width, left-aligned."""
+DOUBLE_CLICK_S: Final = 1.0
+"""The same request sent again within this many seconds is a double click: not re-sent."""
 _HIDDEN = "none"
 _SHOWN = ""
 
@@ -42,13 +56,25 @@ def _show(widget: Any, visible: bool) -> None:
     widget.layout.display = _SHOWN if visible else _HIDDEN
 
 
+def _label(text: str) -> Any:
+    return widgets.Label(
+        value=text, layout=widgets.Layout(width=LABEL_WIDTH, min_width=LABEL_WIDTH)
+    )
+
+
+def form_row(text: str, *fields: Any) -> Any:
+    """One line of the form: a label in the label column, then its fields."""
+    return widgets.HBox([_label(text), *fields], layout=widgets.Layout(align_items="center"))
+
+
 class StudioPanel(widgets.VBox):  # type: ignore[misc]
     """Type a prompt, pick route, model, mode, duration and ratio, see the cost, press Generate.
 
     Only the fields the chosen route accepts are shown (no aspect ratio on image2video; a
     first frame by URL or upload on image2video and omni). The estimated cost updates on every
     change. Invalid input shows a red one-line message and sends nothing. Generate calls
-    `studio.submit(request)` and puts a live `JobCard` at the top of the panel's job list.
+    `studio.submit(request)` once per press (disabled while it runs; a double click sends
+    one job) and puts a live `JobCard` at the top of the panel's job list.
 
     With the sandbox serving, a banner says so and a password field takes a real key: the key
     goes straight into a new Studio (same folder) and the field is emptied, so it lives in no
@@ -62,67 +88,11 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.cards: list[JobCard] = []
         self.first_frame_path: Path | None = None
         self.static = StaticCopy(self.model_id, self.static_html)
-
-        self.banner = widgets.HTML()
-        self.key_field = widgets.Password(
-            description="API key", placeholder="WorldRouter team key", style=_LABEL
-        )
-        self.key_button = widgets.Button(description="Use key", tooltip="bills real credit")
-        self.key_row = widgets.HBox([self.key_field, self.key_button])
-        self.route = widgets.ToggleButtons(
-            options=ROUTE_OPTIONS, value="text2video", description="Route", style=_LABEL
-        )
-        self.prompt = widgets.Textarea(
-            description="Prompt",
-            placeholder="Describe the video…",
-            layout=widgets.Layout(width="98%", height="80px"),
-            style=_LABEL,
-        )
-        self.image_url = widgets.Text(
-            description="First frame",
-            placeholder="https://… image URL, or upload a file →",
-            layout=widgets.Layout(width="60%"),
-            style=_LABEL,
-        )
-        self.upload = widgets.FileUpload(
-            accept="image/png,image/jpeg,image/webp,image/gif", multiple=False
-        )
-        self.clear_image = widgets.Button(description="clear", layout=widgets.Layout(width="60px"))
-        self.image_note = widgets.HTML()
-        self.image_row = widgets.VBox(
-            [widgets.HBox([self.image_url, self.upload, self.clear_image]), self.image_note]
-        )
-        self.model = widgets.Dropdown(description="Model", style=_LABEL)
-        self.mode = widgets.ToggleButtons(description="Mode", style=_LABEL)
-        self.duration = widgets.ToggleButtons(
-            options=[("5 s", 5), ("10 s", 10)], value=5, description="Duration", style=_LABEL
-        )
-        self.aspect_ratio = widgets.Dropdown(description="Aspect ratio", style=_LABEL)
-        self.tags = widgets.Text(
-            description="Tags", placeholder="comma-separated (optional)", style=_LABEL
-        )
-        self.cost = widgets.HTML()
-        self.message = widgets.HTML()
-        self.generate = widgets.Button(description="Generate", button_style="primary", icon="play")
-        self.cards_box = widgets.VBox()
-        self.children = (
-            hider(self.model_id),
-            self.banner,
-            self.key_row,
-            self.route,
-            self.prompt,
-            self.image_row,
-            self.model,
-            self.mode,
-            self.duration,
-            self.aspect_ratio,
-            self.tags,
-            self.cost,
-            self.message,
-            self.generate,
-            self.cards_box,
-        )
-
+        self._clock: Callable[[], float] = time.monotonic
+        self._submitting = False
+        self._last_sent: tuple[object, float] | None = None
+        self._make_fields()
+        self.children = self._layout()
         self.route.observe(self._on_route, names="value")
         for field in (self.model, self.mode, self.duration):
             field.observe(self._on_estimate_input, names="value")
@@ -132,6 +102,69 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.key_button.on_click(self._on_key)
         self._apply_route()
         self._show_where()
+
+    def _make_fields(self) -> None:
+        wide = widgets.Layout(width="auto", flex="1 1 auto")
+        self.banner = widgets.HTML()
+        self.key_field = widgets.Password(placeholder="WorldRouter team key")
+        self.key_button = widgets.Button(description="Use key", tooltip="bills real credit")
+        self.route = widgets.ToggleButtons(options=ROUTE_OPTIONS, value="text2video")
+        self.prompt = widgets.Textarea(
+            placeholder="Describe the video…",
+            layout=widgets.Layout(width="auto", flex="1 1 auto", height="80px"),
+        )
+        self.image_url = widgets.Text(
+            placeholder="https://… image URL, or upload a file →", layout=wide
+        )
+        self.upload = widgets.FileUpload(
+            accept="image/png,image/jpeg,image/webp,image/gif",
+            multiple=False,
+            description="",
+            tooltip="upload a first-frame image (PNG, JPEG, WebP or GIF)",
+        )
+        self.upload.add_class(UPLOAD_CLASS)
+        self.clear_image = widgets.Button(description="clear", layout=widgets.Layout(width="60px"))
+        self.image_note = widgets.HTML()
+        self.model = widgets.Dropdown()
+        self.mode = widgets.ToggleButtons()
+        self.duration = widgets.ToggleButtons(options=[("5 s", 5), ("10 s", 10)], value=5)
+        self.aspect_ratio = widgets.Dropdown()
+        self.tags = widgets.Text(placeholder="comma-separated (optional)")
+        self.cost = widgets.HTML()
+        self.message = widgets.HTML()
+        self.generate = widgets.Button(description="Generate", button_style="primary", icon="play")
+        self.cards_box = widgets.VBox()
+
+    def _layout(self) -> tuple[Any, ...]:
+        self.key_row = form_row("API key", self.key_field, self.key_button)
+        self.image_row = widgets.VBox(
+            [
+                form_row("First frame", self.image_url, self.upload, self.clear_image),
+                form_row("", self.image_note),
+            ]
+        )
+        self.aspect_row = form_row("Aspect ratio", self.aspect_ratio)
+        style = widgets.HTML(
+            value=hide_static_css(self.model_id) + panel_css(),
+            layout=widgets.Layout(display="none"),
+        )
+        return (
+            style,
+            self.banner,
+            self.key_row,
+            form_row("Route", self.route),
+            form_row("Prompt", self.prompt),
+            self.image_row,
+            form_row("Model", self.model),
+            form_row("Mode", self.mode),
+            form_row("Duration", self.duration),
+            self.aspect_row,
+            form_row("Tags", self.tags),
+            form_row("Estimate", self.cost),
+            form_row("", self.message),
+            form_row("", self.generate),
+            self.cards_box,
+        )
 
     def __repr__(self) -> str:
         where = "sandbox" if self.studio.sandbox is not None else "api"
@@ -166,6 +199,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
             base_url=self.studio.client.base_url,
             snapshots=[card.job.snapshot() for card in reversed(self.cards)],
             base_dir=self.base_dir,
+            preload="none",  # hidden while the live cards play the same videos
         )
 
     def _sandbox_url(self) -> str | None:
@@ -201,6 +235,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.aspect_ratio.options = ratios
         self.aspect_ratio.value = keep_ratio if keep_ratio is not None else ratios[0][1]
         _show(self.image_row, fields.first_frame)
+        _show(self.aspect_row, fields.aspect_ratio)
         _show(self.aspect_ratio, fields.aspect_ratio)
         self.prompt.placeholder = (
             "Describe the motion (optional)…" if route == "image2video" else "Describe the video…"
@@ -222,7 +257,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         duration = int(self.duration.value)
         rate = pricing.rate(self.model.value, mode)
         detail = (
-            f"{duration} s × {pricing.format(rate)}/s, {mode or 'std'}"
+            f"{duration} s × {format_rate(rate, pricing.unit)} ({mode or 'std'})"
             if rate is not None
             else f"no rate for {self.model.value} {mode or 'std'} on the rate card"
         )
@@ -263,14 +298,32 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.image_note.value = ""
 
     def _on_generate(self, _button: Any = None) -> Job | None:
+        if self._submitting:
+            return None
         try:
-            job = self.studio.submit(self.request(), tags=parse_tags(self.tags.value))
+            request = self.request()
+            tags = parse_tags(self.tags.value)
+        except ValidationError as exc:
+            self._say(validation_text(exc))
+            return None
+        sent = (request, tuple(tags))
+        last = self._last_sent
+        if last is not None and last[0] == sent and self._clock() - last[1] < DOUBLE_CLICK_S:
+            return None  # the second click of a double click: that job exists already
+        self._submitting = True
+        self.generate.disabled = True
+        try:
+            job = self.studio.submit(request, tags=tags)
         except ValidationError as exc:
             self._say(validation_text(exc))
             return None
         except KlingError as exc:
             self._say(str(exc))
             return None
+        finally:
+            self._submitting = False
+            self.generate.disabled = False
+        self._last_sent = (sent, self._clock())
         self._say("")
         self.add_job(job)
         self._update_estimate()

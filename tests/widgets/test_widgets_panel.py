@@ -121,13 +121,15 @@ def test_switching_between_text_and_image_keeps_the_chosen_model(panel: StudioPa
 def test_estimate_updates_on_every_change_before_generate(
     panel: StudioPanel, studio: kn.Studio
 ) -> None:
-    assert "Estimated cost: 0.35 credits" in text(panel.cost)
+    assert text(panel.cost).startswith("≈ 0.35 credits · ")
     panel.mode.value = "pro"
-    assert "Estimated cost: 0.56 credits" in text(panel.cost)
+    assert text(panel.cost).startswith("≈ 0.56 credits · ")
     panel.duration.value = 10
-    assert "Estimated cost: 1.12 credits" in text(panel.cost)
-    assert "10 s × 0.11 credits/s, pro" in text(panel.cost)
-    assert studio.pricing.source in text(panel.cost)
+    # One level of parentheses; the rate card's whole source is on hover.
+    assert (
+        text(panel.cost) == "≈ 1.12 credits · 10 s × 0.112 credits/s (pro) · placeholder rate card"
+    )
+    assert f'title="{html.escape(studio.pricing.source)}"' in panel.cost.value
     assert not studio.jobs
 
 
@@ -138,10 +140,12 @@ def test_estimate_with_a_custom_rate_card_and_budget(tmp_path: Path) -> None:
     )
     try:
         panel = StudioPanel(studio)
-        assert "Estimated cost: 2.50 USD" in text(panel.cost)
-        assert "budget left: 10.00 USD" in text(panel.cost)
+        assert (
+            text(panel.cost)
+            == "≈ 2.50 USD · 5 s × 0.5 USD/s (std) · my sheet rate card · budget left 10.00 USD"
+        )
         panel.mode.value = "pro"
-        assert "Estimated cost: unknown" in text(panel.cost)
+        assert text(panel.cost).startswith("≈ unknown · ")
         assert "no rate for kling-v3 pro" in text(panel.cost)
     finally:
         studio.close()

@@ -77,7 +77,7 @@ BADGE_COLORS: Final[Mapping[JobState, str]] = {
     JobState.EXPIRED: ERROR_COLOR,
     JobState.CANCELLED: _PURPLE,
     JobState.STOPPED: _PURPLE,
-    JobState.UNKNOWN: WARN_COLOR,
+    JobState.UNKNOWN: "#953800",
     # Parked (resume() picks them up): one warm colour, neither "working" nor "over".
     JobState.FETCH_FAILED: WARN_COLOR,
     JobState.TIMEOUT: WARN_COLOR,

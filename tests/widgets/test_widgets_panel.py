@@ -18,8 +18,10 @@ from _mock import BASE_URL, TEAM_KEY, FakeAPI
 from _widget_helpers import assert_safe_html
 
 import kling_nb as kn
+from kling_nb._render import UPLOAD_CLASS
 from kling_nb.widgets import JobCard, StudioPanel
 from kling_nb.widgets._form import save_upload
+from kling_nb.widgets._panel import DOUBLE_CLICK_S, LABEL_WIDTH
 
 
 def text(widget: Any) -> str:
@@ -348,3 +350,54 @@ def test_panel_static_copy_lists_its_cards(
     panel.generate.click()
     assert published[-1]["update"]
     assert published[-1]["data"]["text/html"].count('class="kn-card"') == 1
+
+
+# -- issue 11: one label column, the upload button, one job per double click ------------------
+
+
+def test_every_label_sits_in_one_column(panel: StudioPanel) -> None:
+    rows = [w for w in all_widgets(panel) if isinstance(w, widgets.HBox) and w.children]
+    labelled = [row for row in rows if isinstance(row.children[0], widgets.Label)]
+    names = [row.children[0].value for row in labelled]
+    for name in ("Route", "Prompt", "Model", "Mode", "Duration", "Aspect ratio", "Tags"):
+        assert name in names
+    assert {row.children[0].layout.width for row in labelled} == {LABEL_WIDTH}
+    for widget in all_widgets(panel):
+        if not isinstance(widget, (widgets.Button, widgets.FileUpload)):
+            # A widget's own description would put a second, differently aligned label.
+            assert getattr(widget, "description", "") == "", widget
+
+
+def test_the_upload_button_never_says_upload_0(panel: StudioPanel) -> None:
+    assert panel.upload.description == ""
+    assert UPLOAD_CLASS in panel.upload._dom_classes
+    css = panel.children[0].value
+    assert f".{UPLOAD_CLASS}{{font-size:0 !important}}" in css  # hides "<description> (0)"
+    assert f'.{UPLOAD_CLASS}::after{{content:"Upload image…"' in css
+    assert panel.children[0].layout.display == "none"
+
+
+def test_a_double_click_creates_one_job(
+    panel: StudioPanel, studio: kn.Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, bool]] = []
+    monkeypatch.setattr(
+        studio,
+        "submit",
+        lambda request, tags=None: calls.append((request, panel.generate.disabled)),
+    )
+    monkeypatch.setattr(panel, "add_job", lambda job: None)
+    now = [100.0]
+    panel._clock = lambda: now[0]
+    panel.prompt.value = "a fox"
+    panel.generate.click()
+    panel.generate.click()
+    assert len(calls) == 1
+    assert calls[0][1] is True  # disabled while the submit ran
+    assert not panel.generate.disabled
+    panel.prompt.value = "a different fox"
+    panel.generate.click()
+    assert len(calls) == 2  # a changed request is a new job at once
+    now[0] += DOUBLE_CLICK_S + 0.1
+    panel.generate.click()
+    assert len(calls) == 3  # the same request again later is a deliberate re-generate

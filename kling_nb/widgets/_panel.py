@@ -42,12 +42,15 @@ if TYPE_CHECKING:
     from .._requests import Request
     from .._studio import Studio
 
-__all__ = ["DOUBLE_CLICK_S", "LABEL_WIDTH", "StudioPanel", "form_row"]
+__all__ = ["DOUBLE_CLICK_S", "INDENT", "LABEL_WIDTH", "StudioPanel"]
 
 LABEL_WIDTH: Final = "100px"
-"""Every field's label sits in one column of this width, left-aligned."""
+"""Every field's label (its ipywidgets description) sits in one column of this width."""
+INDENT: Final = f"calc({LABEL_WIDTH} + 2 * var(--jp-widgets-inline-margin, 4px))"
+"""How far unlabelled lines (message, Generate) are indented to line up with the fields."""
 DOUBLE_CLICK_S: Final = 1.0
 """The same request sent again within this many seconds is a double click: not re-sent."""
+_LABEL: Final = {"description_width": LABEL_WIDTH}
 _HIDDEN = "none"
 _SHOWN = ""
 
@@ -56,15 +59,15 @@ def _show(widget: Any, visible: bool) -> None:
     widget.layout.display = _SHOWN if visible else _HIDDEN
 
 
-def _label(text: str) -> Any:
-    return widgets.Label(
-        value=text, layout=widgets.Layout(width=LABEL_WIDTH, min_width=LABEL_WIDTH)
-    )
+def _toggles(**kwargs: Any) -> Any:
+    """ToggleButtons whose label sits in the label column like every other field's.
 
-
-def form_row(text: str, *fields: Any) -> Any:
-    """One line of the form: a label in the label column, then its fields."""
-    return widgets.HBox([_label(text), *fields], layout=widgets.Layout(align_items="center"))
+    ToggleButtons' element lacks the `widget-inline-hbox` class the other inputs have, so
+    its description stacks above the buttons; adding the class puts it inline.
+    """
+    toggles = widgets.ToggleButtons(style=_LABEL, **kwargs)
+    toggles.add_class("widget-inline-hbox")
+    return toggles
 
 
 class StudioPanel(widgets.VBox):  # type: ignore[misc]
@@ -106,15 +109,22 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
     def _make_fields(self) -> None:
         wide = widgets.Layout(width="auto", flex="1 1 auto")
         self.banner = widgets.HTML()
-        self.key_field = widgets.Password(placeholder="WorldRouter team key")
+        self.key_field = widgets.Password(
+            description="API key", placeholder="WorldRouter team key", style=_LABEL
+        )
         self.key_button = widgets.Button(description="Use key", tooltip="bills real credit")
-        self.route = widgets.ToggleButtons(options=ROUTE_OPTIONS, value="text2video")
+        self.route = _toggles(options=ROUTE_OPTIONS, value="text2video", description="Route")
         self.prompt = widgets.Textarea(
+            description="Prompt",
             placeholder="Describe the video…",
-            layout=widgets.Layout(width="auto", flex="1 1 auto", height="80px"),
+            layout=widgets.Layout(width="98%", height="80px"),
+            style=_LABEL,
         )
         self.image_url = widgets.Text(
-            placeholder="https://… image URL, or upload a file →", layout=wide
+            description="First frame",
+            placeholder="https://… image URL, or upload a file →",
+            layout=wide,
+            style=_LABEL,
         )
         self.upload = widgets.FileUpload(
             accept="image/png,image/jpeg,image/webp,image/gif",
@@ -124,26 +134,31 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         )
         self.upload.add_class(UPLOAD_CLASS)
         self.clear_image = widgets.Button(description="clear", layout=widgets.Layout(width="60px"))
-        self.image_note = widgets.HTML()
-        self.model = widgets.Dropdown()
-        self.mode = widgets.ToggleButtons()
-        self.duration = widgets.ToggleButtons(options=[("5 s", 5), ("10 s", 10)], value=5)
-        self.aspect_ratio = widgets.Dropdown()
-        self.tags = widgets.Text(placeholder="comma-separated (optional)")
-        self.cost = widgets.HTML()
-        self.message = widgets.HTML()
-        self.generate = widgets.Button(description="Generate", button_style="primary", icon="play")
+        self.image_note = widgets.HTML(layout=widgets.Layout(margin=f"0 0 0 {INDENT}"))
+        self.model = widgets.Dropdown(description="Model", style=_LABEL)
+        self.mode = _toggles(description="Mode")
+        self.duration = _toggles(
+            options=[("5 s", 5), ("10 s", 10)], value=5, description="Duration"
+        )
+        self.aspect_ratio = widgets.Dropdown(description="Aspect ratio", style=_LABEL)
+        self.tags = widgets.Text(
+            description="Tags", placeholder="comma-separated (optional)", style=_LABEL
+        )
+        self.cost = widgets.HTML(description="Estimate", style=_LABEL)
+        self.message = widgets.HTML(layout=widgets.Layout(margin=f"2px 2px 2px {INDENT}"))
+        self.generate = widgets.Button(
+            description="Generate",
+            button_style="primary",
+            icon="play",
+            layout=widgets.Layout(margin=f"2px 2px 2px {INDENT}"),
+        )
         self.cards_box = widgets.VBox()
 
     def _layout(self) -> tuple[Any, ...]:
-        self.key_row = form_row("API key", self.key_field, self.key_button)
+        self.key_row = widgets.HBox([self.key_field, self.key_button])
         self.image_row = widgets.VBox(
-            [
-                form_row("First frame", self.image_url, self.upload, self.clear_image),
-                form_row("", self.image_note),
-            ]
+            [widgets.HBox([self.image_url, self.upload, self.clear_image]), self.image_note]
         )
-        self.aspect_row = form_row("Aspect ratio", self.aspect_ratio)
         style = widgets.HTML(
             value=hide_static_css(self.model_id) + panel_css(),
             layout=widgets.Layout(display="none"),
@@ -152,17 +167,17 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
             style,
             self.banner,
             self.key_row,
-            form_row("Route", self.route),
-            form_row("Prompt", self.prompt),
+            self.route,
+            self.prompt,
             self.image_row,
-            form_row("Model", self.model),
-            form_row("Mode", self.mode),
-            form_row("Duration", self.duration),
-            self.aspect_row,
-            form_row("Tags", self.tags),
-            form_row("Estimate", self.cost),
-            form_row("", self.message),
-            form_row("", self.generate),
+            self.model,
+            self.mode,
+            self.duration,
+            self.aspect_ratio,
+            self.tags,
+            self.cost,
+            self.message,
+            self.generate,
             self.cards_box,
         )
 
@@ -235,7 +250,6 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.aspect_ratio.options = ratios
         self.aspect_ratio.value = keep_ratio if keep_ratio is not None else ratios[0][1]
         _show(self.image_row, fields.first_frame)
-        _show(self.aspect_row, fields.aspect_ratio)
         _show(self.aspect_ratio, fields.aspect_ratio)
         self.prompt.placeholder = (
             "Describe the motion (optional)…" if route == "image2video" else "Describe the video…"

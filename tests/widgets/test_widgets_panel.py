@@ -21,7 +21,7 @@ import kling_nb as kn
 from kling_nb._render import UPLOAD_CLASS
 from kling_nb.widgets import JobCard, StudioPanel
 from kling_nb.widgets._form import save_upload
-from kling_nb.widgets._panel import DOUBLE_CLICK_S, LABEL_WIDTH
+from kling_nb.widgets._panel import DOUBLE_CLICK_S, INDENT, LABEL_WIDTH
 
 
 def text(widget: Any) -> str:
@@ -356,16 +356,31 @@ def test_panel_static_copy_lists_its_cards(
 
 
 def test_every_label_sits_in_one_column(panel: StudioPanel) -> None:
-    rows = [w for w in all_widgets(panel) if isinstance(w, widgets.HBox) and w.children]
-    labelled = [row for row in rows if isinstance(row.children[0], widgets.Label)]
-    names = [row.children[0].value for row in labelled]
-    for name in ("Route", "Prompt", "Model", "Mode", "Duration", "Aspect ratio", "Tags"):
-        assert name in names
-    assert {row.children[0].layout.width for row in labelled} == {LABEL_WIDTH}
-    for widget in all_widgets(panel):
-        if not isinstance(widget, (widgets.Button, widgets.FileUpload)):
-            # A widget's own description would put a second, differently aligned label.
-            assert getattr(widget, "description", "") == "", widget
+    labelled = [
+        w
+        for w in all_widgets(panel)
+        if getattr(w, "description", "") and not isinstance(w, widgets.Button)
+    ]
+    names = [w.description for w in labelled]
+    assert names == [
+        "API key",
+        "Route",
+        "Prompt",
+        "First frame",
+        "Model",
+        "Mode",
+        "Duration",
+        "Aspect ratio",
+        "Tags",
+        "Estimate",
+    ]
+    assert {w.style.description_width for w in labelled} == {LABEL_WIDTH}
+    for toggles in (panel.route, panel.mode, panel.duration):
+        # Without it ToggleButtons stack their label above the buttons (issue 11's picture).
+        assert "widget-inline-hbox" in toggles._dom_classes
+    for unlabelled in (panel.message, panel.generate, panel.image_note):
+        assert INDENT in unlabelled.layout.margin  # lines up with the fields, not the labels
+    assert LABEL_WIDTH in INDENT
 
 
 def test_the_upload_button_never_says_upload_0(panel: StudioPanel) -> None:

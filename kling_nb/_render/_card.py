@@ -175,7 +175,11 @@ def card_body_html(
         if prompt
         else f'<div style="{MUTED}">(no prompt)</div>'
     )
-    video = video_block(snapshot, base_dir, embed, preload=preload)
+    state = state_of(snapshot)
+    # An active job has no video yet: while it downloads, showing the remote URL would load
+    # the same video twice (remote, then the local file a moment later).
+    active = state is not None and state.active
+    video = "" if active else video_block(snapshot, base_dir, embed, preload=preload)
     return (
         f'<div class="kn-body">{prompt_html}{_meta_line(snapshot)}{error_block(snapshot)}'
         f"{video}{_request_block(snapshot)}</div>"

@@ -96,6 +96,7 @@ def test_downloading_card_has_an_indeterminate_bar() -> None:
     assert badge(card) == "downloading"
     assert "downloading the video" in card
     assert progress_values(card) == [None]
+    assert "<video" not in card  # the local file comes next: load the video once, from it
 
 
 def test_succeeded_card_plays_the_local_file_by_relative_path(tmp_path: Path) -> None:

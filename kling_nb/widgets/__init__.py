@@ -7,14 +7,25 @@
 `show_job` and `show_grid` are the display seams of `Job` and `Sweep`: they publish the live
 widget and a static `text/html` copy that follows the job, so a saved notebook still shows
 the cards and videos without a kernel. The HTML itself comes from `kling_nb._render`.
+
+Importing this package registers its views in `kling_nb._views` (`show_job`, `show_grid`,
+`job_html`, `panel`, `grid`), so the layers below display jobs without importing it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from .. import _views
+from .._render import job_card_html
 from ._card import JobCard, show_job
 from ._display import StaticCopy, display_bundles
 from ._grid import ComparisonGrid, show_grid
 from ._panel import StudioPanel
+
+if TYPE_CHECKING:
+    from .._jobs import Job
+    from .._studio import Studio
 
 __all__ = [
     "ComparisonGrid",
@@ -22,6 +33,35 @@ __all__ = [
     "StaticCopy",
     "StudioPanel",
     "display_bundles",
+    "register_views",
     "show_grid",
     "show_job",
 ]
+
+
+def _job_html(snapshot: dict[str, Any]) -> str:
+    return job_card_html(snapshot)
+
+
+def _panel(studio: Studio) -> StudioPanel:
+    return StudioPanel(studio)
+
+
+def _grid(jobs: list[Job]) -> ComparisonGrid:
+    return ComparisonGrid(jobs)
+
+
+def _show_grid(jobs: list[Job]) -> ComparisonGrid:
+    return show_grid(jobs)
+
+
+def register_views() -> None:
+    """Register this layer's views in `kling_nb._views` (done on import; idempotent)."""
+    _views.register("show_job", show_job)
+    _views.register("show_grid", _show_grid)
+    _views.register("job_html", _job_html)
+    _views.register("panel", _panel)
+    _views.register("grid", _grid)
+
+
+register_views()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from .._render import card_body_html, card_status_html, job_card_html
 from ._display import StaticCopy, hider, html_output, show_widget
+from ._live import job_active, spawn_timer, stop_timer
 
 if TYPE_CHECKING:
     from .._jobs import Job
@@ -19,31 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["JobCard", "show_job"]
 
 
-def stop_timer(job: Job, timer: Any) -> None:
-    """Cancel a timer spawned on `job.studio`'s loop, from any thread."""
-    if timer is None or timer.done():
-        return
-    if isinstance(timer, asyncio.Future):
-        runner = job.studio._runner
-        if not runner.loop.is_closed():
-            runner.call(timer.cancel)
-    else:  # a concurrent.futures.Future from another thread: cancel() is thread-safe
-        timer.cancel()
-
-
-def spawn_timer(job: Job, make: Callable[[], Any]) -> Any:
-    """Run `make()` (a coroutine) on the Studio's loop; None if that loop is gone."""
-    runner = job.studio._runner
-    if runner.loop.is_closed() or job.studio._closing:
-        return None
-    return runner.spawn(make())
-
-
 class JobCard(widgets.VBox):  # type: ignore[misc]
     """A live card for one Job: status, elapsed time and ETA, metadata, error, video, request.
 
-    It re-renders on every `job.on_change` and, while the job is active, on a timer (`tick`
-    seconds) that runs as a task on the Studio's loop and ends with the job. The status line
+    It re-renders on every `job.on_change` and, while the job is active (not parked, not
+    final), on a timer (`tick` seconds) that runs as a task on the Studio's loop. The status line
     is an `HTML` widget (it changes every tick); the body, with the `<video>`, is an `Output`
     whose single item is replaced only when the body changes.
     """
@@ -53,7 +33,10 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
     ) -> None:
         super().__init__(
             layout=widgets.Layout(
-                border="1px solid #d0d7de", padding="4px 10px", margin="4px 0", max_width="780px"
+                border="1px solid var(--jp-border-color2, #d0d7de)",
+                padding="4px 10px",
+                margin="4px 0",
+                max_width="780px",
             )
         )
         self.job = job
@@ -74,8 +57,8 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
 
         job.on_change(on_change)
         self.update()
-        if not job.done() and tick > 0:
-            self._timer = spawn_timer(job, self._run_timer)
+        if job_active(job) and tick > 0:
+            self._timer = spawn_timer(job.studio, self._run_timer)
 
     def __repr__(self) -> str:
         return f"<JobCard {self.job.job_id} {self.job.status}>"
@@ -97,7 +80,9 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
 
     def static_html(self) -> str:
         """The whole card as static HTML (what a saved notebook shows without a kernel)."""
-        return job_card_html(self.job.snapshot(), base_dir=self.base_dir)
+        # preload="none": while the live card shows, this copy is hidden and must not load
+        # the same video a second time.
+        return job_card_html(self.job.snapshot(), base_dir=self.base_dir, preload="none")
 
     def update(self, *, tick_only: bool = False) -> None:
         """Re-render from `job.snapshot()`; a tick only refreshes the status line."""
@@ -112,7 +97,7 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
         self.static.refresh()
 
     async def _run_timer(self) -> None:
-        while not self.job.done():
+        while job_active(self.job):
             await asyncio.sleep(self.tick)
             if self.comm is None:
                 return
@@ -120,7 +105,7 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Stop the timer and close the widget and its children."""
-        stop_timer(self.job, self._timer)
+        stop_timer(self.job.studio, self._timer)
         for child in self.children:
             child.close()
         super().close()

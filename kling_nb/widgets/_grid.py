@@ -18,8 +18,8 @@ from .._render import (
     grid_html,
     ledger_table_html,
 )
-from ._card import spawn_timer, stop_timer
 from ._display import StaticCopy, hider, html_output, show_widget
+from ._live import job_active, spawn_timer, stop_timer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,6 +80,7 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         self._cell_text: list[str | None] = [None] * len(self.jobs)
         self._table = widgets.HTML()
         self._timer: Any = None
+        self._timer_studio: Studio | None = None
         box = widgets.GridBox(
             self._cells,
             layout=widgets.Layout(
@@ -99,9 +100,10 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
 
             job.on_change(on_change)
         self.update()
-        active = [job for job in self.jobs if not job.done()]
+        active = [job for job in self.jobs if job_active(job)]
         if active and tick > 0:
-            self._timer = spawn_timer(active[0], self._run_timer)
+            self._timer_studio = active[0].studio
+            self._timer = spawn_timer(self._timer_studio, self._run_timer)
 
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
@@ -129,8 +131,14 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         """The grid and its ledger table as static HTML (for a saved notebook)."""
         snapshots = [job.snapshot() for job in self.jobs]
         rows = ledger_rows(self.jobs)
-        table = ledger_table_html(rows) if rows is not None and len(rows) else ""
-        return grid_html(snapshots, columns=self.columns, base_dir=self.base_dir) + table
+        # preload="none": this copy is hidden while the live grid plays the same videos.
+        grid = grid_html(snapshots, columns=self.columns, base_dir=self.base_dir, preload="none")
+        return grid + self._table_text(rows)
+
+    def _table_text(self, rows: pd.DataFrame | None) -> str:
+        if rows is None or not len(rows):
+            return ""
+        return ledger_table_html(rows, unit=self.jobs[0].studio.pricing.unit)
 
     def _render_cell(self, index: int) -> None:
         snapshot = self.jobs[index].snapshot()
@@ -144,22 +152,21 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         for i in range(len(self.jobs)) if index is None else (index,):
             self._render_cell(i)
         rows = ledger_rows(self.jobs)
-        self._table.value = ledger_table_html(rows) if rows is not None and len(rows) else ""
+        self._table.value = self._table_text(rows)
         self.static.refresh()
 
     async def _run_timer(self) -> None:
-        while any(not job.done() for job in self.jobs):
+        while any(job_active(job) for job in self.jobs):
             await asyncio.sleep(self.tick)
             if self.comm is None:
                 return
             for index, job in enumerate(self.jobs):
-                if not job.done():  # finished cells hold videos: never re-render them on a tick
+                if job_active(job):  # finished cells hold videos: never re-render them on a tick
                     self._render_cell(index)
 
     def close(self) -> None:
         """Stop the timer and close the widget and its children."""
-        if self.jobs:
-            stop_timer(self.jobs[0], self._timer)
+        stop_timer(self._timer_studio, self._timer)
         for cell in self._cells:
             cell.close()
         for child in self.children:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import os
+import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import ipywidgets as widgets
 
 from .._errors import KlingError, ValidationError
-from .._render import banner_html, estimate_html, message_html, panel_html
+from .._render import (
+    UPLOAD_CLASS,
+    banner_html,
+    estimate_html,
+    format_rate,
+    hide_static_css,
+    message_html,
+    panel_css,
+    panel_html,
+)
 from ._card import JobCard
-from ._display import StaticCopy, hider, show_widget
+from ._display import StaticCopy, show_widget
 from ._form import (
     ROUTE_FIELDS,
     ROUTE_OPTIONS,
@@ -31,9 +42,15 @@ if TYPE_CHECKING:
     from .._requests import Request
     from .._studio import Studio
 
-__all__ = ["StudioPanel"]
+__all__ = ["DOUBLE_CLICK_S", "INDENT", "LABEL_WIDTH", "StudioPanel"]
 
-_LABEL = {"description_width": "90px"}
+LABEL_WIDTH: Final = "100px"
+"""Every field's label (its ipywidgets description) sits in one column of this width."""
+INDENT: Final = f"calc({LABEL_WIDTH} + 2 * var(--jp-widgets-inline-margin, 4px))"
+"""How far unlabelled lines (message, Generate) are indented to line up with the fields."""
+DOUBLE_CLICK_S: Final = 1.0
+"""The same request sent again within this many seconds is a double click: not re-sent."""
+_LABEL: Final = {"description_width": LABEL_WIDTH}
 _HIDDEN = "none"
 _SHOWN = ""
 
@@ -42,13 +59,25 @@ def _show(widget: Any, visible: bool) -> None:
     widget.layout.display = _SHOWN if visible else _HIDDEN
 
 
+def _toggles(**kwargs: Any) -> Any:
+    """ToggleButtons whose label sits in the label column like every other field's.
+
+    ToggleButtons' element lacks the `widget-inline-hbox` class the other inputs have, so
+    its description stacks above the buttons; adding the class puts it inline.
+    """
+    toggles = widgets.ToggleButtons(style=_LABEL, **kwargs)
+    toggles.add_class("widget-inline-hbox")
+    return toggles
+
+
 class StudioPanel(widgets.VBox):  # type: ignore[misc]
     """Type a prompt, pick route, model, mode, duration and ratio, see the cost, press Generate.
 
     Only the fields the chosen route accepts are shown (no aspect ratio on image2video; a
     first frame by URL or upload on image2video and omni). The estimated cost updates on every
     change. Invalid input shows a red one-line message and sends nothing. Generate calls
-    `studio.submit(request)` and puts a live `JobCard` at the top of the panel's job list.
+    `studio.submit(request)` once per press (disabled while it runs; a double click sends
+    one job) and puts a live `JobCard` at the top of the panel's job list.
 
     With the sandbox serving, a banner says so and a password field takes a real key: the key
     goes straight into a new Studio (same folder) and the field is emptied, so it lives in no
@@ -62,16 +91,29 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.cards: list[JobCard] = []
         self.first_frame_path: Path | None = None
         self.static = StaticCopy(self.model_id, self.static_html)
+        self._clock: Callable[[], float] = time.monotonic
+        self._submitting = False
+        self._last_sent: tuple[object, float] | None = None
+        self._make_fields()
+        self.children = self._layout()
+        self.route.observe(self._on_route, names="value")
+        for field in (self.model, self.mode, self.duration):
+            field.observe(self._on_estimate_input, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        self.clear_image.on_click(self._on_clear_image)
+        self.generate.on_click(self._on_generate)
+        self.key_button.on_click(self._on_key)
+        self._apply_route()
+        self._show_where()
 
+    def _make_fields(self) -> None:
+        wide = widgets.Layout(width="auto", flex="1 1 auto")
         self.banner = widgets.HTML()
         self.key_field = widgets.Password(
             description="API key", placeholder="WorldRouter team key", style=_LABEL
         )
         self.key_button = widgets.Button(description="Use key", tooltip="bills real credit")
-        self.key_row = widgets.HBox([self.key_field, self.key_button])
-        self.route = widgets.ToggleButtons(
-            options=ROUTE_OPTIONS, value="text2video", description="Route", style=_LABEL
-        )
+        self.route = _toggles(options=ROUTE_OPTIONS, value="text2video", description="Route")
         self.prompt = widgets.Textarea(
             description="Prompt",
             placeholder="Describe the video…",
@@ -81,32 +123,48 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.image_url = widgets.Text(
             description="First frame",
             placeholder="https://… image URL, or upload a file →",
-            layout=widgets.Layout(width="60%"),
+            layout=wide,
             style=_LABEL,
         )
         self.upload = widgets.FileUpload(
-            accept="image/png,image/jpeg,image/webp,image/gif", multiple=False
+            accept="image/png,image/jpeg,image/webp,image/gif",
+            multiple=False,
+            description="",
+            tooltip="upload a first-frame image (PNG, JPEG, WebP or GIF)",
         )
+        self.upload.add_class(UPLOAD_CLASS)
         self.clear_image = widgets.Button(description="clear", layout=widgets.Layout(width="60px"))
-        self.image_note = widgets.HTML()
-        self.image_row = widgets.VBox(
-            [widgets.HBox([self.image_url, self.upload, self.clear_image]), self.image_note]
-        )
+        self.image_note = widgets.HTML(layout=widgets.Layout(margin=f"0 0 0 {INDENT}"))
         self.model = widgets.Dropdown(description="Model", style=_LABEL)
-        self.mode = widgets.ToggleButtons(description="Mode", style=_LABEL)
-        self.duration = widgets.ToggleButtons(
-            options=[("5 s", 5), ("10 s", 10)], value=5, description="Duration", style=_LABEL
+        self.mode = _toggles(description="Mode")
+        self.duration = _toggles(
+            options=[("5 s", 5), ("10 s", 10)], value=5, description="Duration"
         )
         self.aspect_ratio = widgets.Dropdown(description="Aspect ratio", style=_LABEL)
         self.tags = widgets.Text(
             description="Tags", placeholder="comma-separated (optional)", style=_LABEL
         )
-        self.cost = widgets.HTML()
-        self.message = widgets.HTML()
-        self.generate = widgets.Button(description="Generate", button_style="primary", icon="play")
+        self.cost = widgets.HTML(description="Estimate", style=_LABEL)
+        self.message = widgets.HTML(layout=widgets.Layout(margin=f"2px 2px 2px {INDENT}"))
+        self.generate = widgets.Button(
+            description="Generate",
+            button_style="primary",
+            icon="play",
+            layout=widgets.Layout(margin=f"2px 2px 2px {INDENT}"),
+        )
         self.cards_box = widgets.VBox()
-        self.children = (
-            hider(self.model_id),
+
+    def _layout(self) -> tuple[Any, ...]:
+        self.key_row = widgets.HBox([self.key_field, self.key_button])
+        self.image_row = widgets.VBox(
+            [widgets.HBox([self.image_url, self.upload, self.clear_image]), self.image_note]
+        )
+        style = widgets.HTML(
+            value=hide_static_css(self.model_id) + panel_css(),
+            layout=widgets.Layout(display="none"),
+        )
+        return (
+            style,
             self.banner,
             self.key_row,
             self.route,
@@ -122,16 +180,6 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
             self.generate,
             self.cards_box,
         )
-
-        self.route.observe(self._on_route, names="value")
-        for field in (self.model, self.mode, self.duration):
-            field.observe(self._on_estimate_input, names="value")
-        self.upload.observe(self._on_upload, names="value")
-        self.clear_image.on_click(self._on_clear_image)
-        self.generate.on_click(self._on_generate)
-        self.key_button.on_click(self._on_key)
-        self._apply_route()
-        self._show_where()
 
     def __repr__(self) -> str:
         where = "sandbox" if self.studio.sandbox is not None else "api"
@@ -166,6 +214,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
             base_url=self.studio.client.base_url,
             snapshots=[card.job.snapshot() for card in reversed(self.cards)],
             base_dir=self.base_dir,
+            preload="none",  # hidden while the live cards play the same videos
         )
 
     def _sandbox_url(self) -> str | None:
@@ -222,7 +271,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         duration = int(self.duration.value)
         rate = pricing.rate(self.model.value, mode)
         detail = (
-            f"{duration} s × {pricing.format(rate)}/s, {mode or 'std'}"
+            f"{duration} s × {format_rate(rate, pricing.unit)} ({mode or 'std'})"
             if rate is not None
             else f"no rate for {self.model.value} {mode or 'std'} on the rate card"
         )
@@ -263,14 +312,32 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.image_note.value = ""
 
     def _on_generate(self, _button: Any = None) -> Job | None:
+        if self._submitting:
+            return None
         try:
-            job = self.studio.submit(self.request(), tags=parse_tags(self.tags.value))
+            request = self.request()
+            tags = parse_tags(self.tags.value)
+        except ValidationError as exc:
+            self._say(validation_text(exc))
+            return None
+        sent = (request, tuple(tags))
+        last = self._last_sent
+        if last is not None and last[0] == sent and self._clock() - last[1] < DOUBLE_CLICK_S:
+            return None  # the second click of a double click: that job exists already
+        self._submitting = True
+        self.generate.disabled = True
+        try:
+            job = self.studio.submit(request, tags=tags)
         except ValidationError as exc:
             self._say(validation_text(exc))
             return None
         except KlingError as exc:
             self._say(str(exc))
             return None
+        finally:
+            self._submitting = False
+            self.generate.disabled = False
+        self._last_sent = (sent, self._clock())
         self._say("")
         self.add_job(job)
         self._update_estimate()

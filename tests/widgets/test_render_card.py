@@ -65,7 +65,7 @@ def test_queued_card_shows_elapsed_since_create_and_eta() -> None:
 def test_running_card_with_eta_bar_and_spec() -> None:
     card = job_card_html(snapshot())
     assert badge(card) == "running"
-    assert "kling-v3 · pro · 10 s · 16:9" in card
+    assert "kling-v3 · pro · 10 s video · 16:9" in card
     assert "30 s elapsed" in card
     assert "ETA ~1 min 30 s" in card
     assert progress_values(card) == ["0.250"]
@@ -96,6 +96,7 @@ def test_downloading_card_has_an_indeterminate_bar() -> None:
     assert badge(card) == "downloading"
     assert "downloading the video" in card
     assert progress_values(card) == [None]
+    assert "<video" not in card  # the local file comes next: load the video once, from it
 
 
 def test_succeeded_card_plays_the_local_file_by_relative_path(tmp_path: Path) -> None:
@@ -195,31 +196,57 @@ def test_failed_card_states_the_reason() -> None:
     assert "<video" not in card
 
 
-def test_error_402_reads_as_team_balance_too_low() -> None:
+def test_an_old_ledger_402_without_error_data_still_reads_in_words() -> None:
     card = job_card_html(
         snapshot(status="error", task_id=None, created_at=None, error=BALANCE_402, elapsed_s=1.0)
     )
     assert badge(card) == "error"
     text = html.unescape(card)
-    assert "team balance too low: needs 350000000, has 0. Recharge the team" in text
+    assert "Not enough credit — team balance too low. Recharge the team" in text
+    assert BALANCE_402 in text  # the raw text sits below the words
     assert "Traceback" not in text
 
 
 @pytest.mark.parametrize(
     ("status", "words"),
     [
-        ("unknown", "may have reached the server"),
-        ("timeout", "the deadline passed"),
+        ("unknown", "may have been created without an answer: it was not re-sent"),
         ("stopped", "Stopped locally"),
         ("cancelled", "cancelled upstream"),
         ("expired", "expired before it finished"),
     ],
 )
-def test_other_end_states_explain_themselves(status: str, words: str) -> None:
+def test_final_states_explain_themselves(status: str, words: str) -> None:
     card = job_card_html(snapshot(status=status, error=f"job x {status}", finished_at=1040.0))
     assert badge(card) == status
     assert words in html.unescape(card)
     assert "ended after 38 s" in card
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (
+            "timeout",
+            "Still running remotely after the local deadline; studio.resume() follows it again.",
+        ),
+        (
+            "detached",
+            "Not followed by this Studio (closed, or created with other settings); resume() "
+            "with the settings it was created with picks it up.",
+        ),
+        ("fetch_failed", "Video not downloaded: the download failed; studio.resume() fetches it."),
+    ],
+)
+def test_parked_states_say_how_resume_picks_them_up(status: str, words: str) -> None:
+    card = job_card_html(snapshot(status=status, error=None, finished_at=1040.0))
+    assert badge(card) == status
+    assert words in html.unescape(card)
+    # Neither spinning (no bar, no ETA) nor final-looking ("ended").
+    assert progress_values(card) == []
+    assert "ETA" not in card
+    assert "ended after" not in card
+    assert "paused after 38 s · resume() continues it" in card
 
 
 def test_the_exact_request_json_is_in_a_details_element() -> None:
@@ -263,14 +290,16 @@ def test_format_seconds(seconds: float | None, text: str) -> None:
         ("HTTP 424 upstream_timeout: slow", "nothing was billed"),
         ("HTTP 400 unsupported_model: no", "rejected the request (400)"),
         ("HTTP 503: down", "server error"),
+        ("something odd", "The job could not run."),
     ],
 )
-def test_plain_error_words(error: str, words: str) -> None:
-    assert words in (plain_error("error", error) or "")
+def test_plain_error_falls_back_to_the_text_of_old_ledgers(error: str, words: str) -> None:
+    assert words in (plain_error(snapshot(status="error", error=error)) or "")
 
 
 def test_plain_error_is_none_for_a_healthy_job() -> None:
-    assert plain_error("running", None) is None
+    assert plain_error(snapshot(status="running", error=None)) is None
+    assert plain_error(snapshot(status="succeeded", error="old noise")) is None
 
 
 def test_http_url_and_relative_src_helpers(tmp_path: Path) -> None:

@@ -41,15 +41,45 @@ def hostile(tmp_path: Path, payload: str, status: str = "failed") -> dict[str, A
         job_id=payload,
         cost_unit=payload,
         request={"Prompt": payload, payload: payload},
+        error_code=payload,
+        error_details={
+            "reason": payload,
+            "upstream_status": payload,
+            "required_available_nano": payload,
+            "available_nano": payload,
+        },
     )
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-@pytest.mark.parametrize("status", ["failed", "succeeded", "running"])
+@pytest.mark.parametrize(
+    "status",
+    ["failed", "succeeded", "running", "error", "fetch_failed", "timeout", "detached", "unknown"],
+)
 def test_card_escapes_everything(tmp_path: Path, payload: str, status: str) -> None:
     markup = job_card_html(hostile(tmp_path, payload, status), base_dir=tmp_path)
     assert_safe_html(markup)
     assert payload not in markup
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize(
+    "error_type",
+    ["UpstreamError", "InsufficientBalanceError", "DownloadError", "APIError", None],
+)
+def test_error_words_escape_hostile_error_data(
+    tmp_path: Path, payload: str, error_type: str | None
+) -> None:
+    snap = hostile(tmp_path, payload, "error")
+    snap["error_type"] = error_type
+    snap["error_status"] = 424
+    for markup in (job_card_html(snap), grid_html([snap])):
+        assert_safe_html(markup)
+        assert payload not in markup
+    frame = pd.DataFrame([{k: v for k, v in snap.items() if k != "request"}])
+    table = ledger_table_html(frame, unit=payload)
+    assert_safe_html(table)
+    assert payload not in table
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

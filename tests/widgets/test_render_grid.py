@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -53,8 +54,14 @@ def test_grid_titles_each_video_with_prompt_model_mode_duration_time_and_cost(
         "a fox, golden hour",
         "a fox, golden hour",
     ]
-    assert "kling-v3 · std · 5 s · 16:9 · 1 min 38 s · est. 0.35 credits" in markup
-    assert "kling-v3 · pro · 5 s · 16:9 · 1 min 38 s · est. 0.56 credits" in markup
+    numbers = [html.unescape(n) for n in re.findall(r'class="kn-numbers"[^>]*>([^<]*)<', markup)]
+    assert numbers[:2] == [
+        "kling-v3 · std · 5 s video · 16:9 · took 1 min 38 s · est. 0.35 credits",
+        "kling-v3 · pro · 5 s video · 16:9 · took 1 min 38 s · est. 0.56 credits",
+    ]
+    # Every number is labelled: a bare "5 s" never stands beside another one.
+    assert all(not re.search(r"· \d+ s ·", line) for line in numbers)
+    assert numbers[3] == "kling-v3 · pro · 10 s video · 16:9 · est. 1.12 credits"  # running
     # The unfinished job shows its status, not a video.
     assert "ETA ~" in markup
     assert "grid-template-columns:repeat(2,minmax(0,1fr))" in markup  # four videos: 2 x 2
@@ -99,51 +106,123 @@ def test_grid_columns(count: int, columns: int | None, expected: int) -> None:
     assert grid_columns(count, columns) == expected
 
 
-def test_ledger_table_shows_chosen_columns_escaped() -> None:
-    frame = pd.DataFrame(
+class _Cells(HTMLParser):
+    """Each `<td>`/`<th>` of a table: its text and attributes, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[tuple[str, dict[str, str | None]]]] = []
+        self._cell: tuple[list[str], dict[str, str | None]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = ([], dict(attrs))
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell[0].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(("".join(self._cell[0]), self._cell[1]))
+            self._cell = None
+
+
+def table_cells(markup: str) -> list[list[tuple[str, dict[str, str | None]]]]:
+    parser = _Cells()
+    parser.feed(markup)
+    return parser.rows
+
+
+def ledger_frame() -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "job_id": ["a", "b"],
-            "prompt": ["fox <1>", "fox & co"],
+            "job_id": ["20261130-084332-7b084f7b", "20261130-084332-acfc6a4e"],
+            "task_id": ["task-0123456789abcdef", None],
+            "prompt": ["fox <1> " + "trotting through fresh snow " * 4, "fox & co"],
             "model": ["kling-v3", "kling-v3"],
             "mode": ["std", "pro"],
             "duration": [5, 10],
             "status": ["succeeded", "failed"],
-            "total_s": [61.234, float("nan")],
-            "cost_estimate": [0.35, None],
+            "total_s": [37.234, float("nan")],
+            "cost_estimate": [1.12, None],
             "video_path": ["/x/kling_outputs/a.mp4", None],
             "tags": [["t1", "t2"], []],
             "submitted_at": pd.to_datetime([0, None], unit="s", utc=True),
         }
     )
-    markup = ledger_table_html(frame)
-    headers = re.findall(r"<th[^>]*>([^<]*)</th>", markup)
-    assert headers == [
+
+
+def test_ledger_table_reads_in_order_with_units_and_short_ids() -> None:
+    markup = ledger_table_html(ledger_frame(), unit="credits")
+    header, first, second = table_cells(markup)
+    assert [text for text, _ in header] == [
         "prompt",
         "model",
         "mode",
         "duration",
         "status",
-        "total_s",
-        "cost_estimate",
-        "video_path",
+        "time",
+        "est. cost",
         "tags",
+        "job",
+        "task",
+        "video",
     ]
-    cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", markup)]
-    assert cells[:9] == [
-        "fox <1>",
+    texts = [text for text, _ in first]
+    assert texts[1:] == [
         "kling-v3",
         "std",
-        "5",
+        "5 s",
         "succeeded",
-        "61.23",
-        "0.35",
-        "a.mp4",
+        "37.2 s",
+        "1.12 credits",
         "t1, t2",
+        "7b084f7b",
+        "task-012",
+        "a.mp4",
     ]
-    assert cells[9:] == ["fox & co", "kling-v3", "pro", "10", "failed", "", "", "", ""]
+    prompt, prompt_attrs = first[0]
+    assert prompt.startswith("fox <1> trotting")
+    assert prompt_attrs["title"] == ledger_frame()["prompt"][0]  # the whole text on hover
+    assert first[8][1]["title"] == "20261130-084332-7b084f7b"
+    assert first[9][1]["title"] == "task-0123456789abcdef"
+    for (_, attrs), (name, _) in zip(first, header, strict=True):
+        right = "text-align:right" in (attrs.get("style") or "")
+        assert right == (name in ("duration", "time", "est. cost")), name
+    assert [text for text, _ in second] == [
+        "fox & co",
+        "kling-v3",
+        "pro",
+        "10 s",
+        "failed",
+        "",
+        "",
+        "",
+        "acfc6a4e",
+        "",
+        "",
+    ]
     assert "fox <1>" not in markup
-    custom = ledger_table_html(frame, columns=["job_id", "submitted_at", "missing"])
-    assert re.findall(r"<th[^>]*>([^<]*)</th>", custom) == ["job_id", "submitted_at"]
+
+
+def test_ledger_table_wraps_prompts_and_scrolls_sideways() -> None:
+    markup = ledger_table_html(ledger_frame())
+    tags = parse_tags(markup)
+    assert tags[0][0] == "div"
+    assert "overflow-x:auto" in (tags[0][1]["style"] or "")
+    wraps = [
+        a["style"] or "" for t, a in tags if t == "div" and "max-width:28em" in (a["style"] or "")
+    ]
+    assert len(wraps) == 2  # one per prompt
+    assert all("white-space:normal" in style for style in wraps)
+
+
+def test_ledger_table_custom_columns() -> None:
+    custom = ledger_table_html(ledger_frame(), columns=["job_id", "submitted_at", "missing"])
+    assert [text for text, _ in table_cells(custom)[0]] == ["job", "submitted_at"]
     assert "1970-01-01" in custom
 
 

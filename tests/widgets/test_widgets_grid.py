@@ -49,14 +49,15 @@ def test_grid_of_four_updates_cells_and_table_as_jobs_finish(
     assert grid.columns == 2
     assert len(grid.cell_html) == 4
     assert all("waiting" in cell for cell in grid.cell_html)
-    assert grid.table_html.count("<tr>") == 5  # header + 4 rows
+    assert grid.table_html.count("<tr") == 5  # header + 4 rows
     assert repr(grid) == "<ComparisonGrid 4 jobs: 4 waiting>"
 
     finish(studio, jobs[1], tmp_path)
     assert video_srcs(grid.cell_html[1]) == [f"kling_outputs/{jobs[1].job_id}.mp4"]
-    assert "pro · 5 s · 16:9 · 42 s · est. 0.56 credits" in grid.cell_html[1]
+    assert "pro · 5 s video · 16:9 · took 42 s · est. 0.56 credits" in grid.cell_html[1]
     assert "<video" not in grid.cell_html[0]
-    assert "42.00" in grid.table_html  # total_s from the ledger
+    assert "42.0 s" in grid.table_html  # total_s from the ledger, with its unit
+    assert "0.56 credits" in grid.table_html
     assert repr(grid) == "<ComparisonGrid 4 jobs: 1 succeeded, 3 waiting>"
 
 

@@ -18,8 +18,10 @@ from _mock import BASE_URL, TEAM_KEY, FakeAPI
 from _widget_helpers import assert_safe_html
 
 import kling_nb as kn
+from kling_nb._render import UPLOAD_CLASS
 from kling_nb.widgets import JobCard, StudioPanel
 from kling_nb.widgets._form import save_upload
+from kling_nb.widgets._panel import DOUBLE_CLICK_S, INDENT, LABEL_WIDTH
 
 
 def text(widget: Any) -> str:
@@ -121,13 +123,15 @@ def test_switching_between_text_and_image_keeps_the_chosen_model(panel: StudioPa
 def test_estimate_updates_on_every_change_before_generate(
     panel: StudioPanel, studio: kn.Studio
 ) -> None:
-    assert "Estimated cost: 0.35 credits" in text(panel.cost)
+    assert text(panel.cost).startswith("≈ 0.35 credits · ")
     panel.mode.value = "pro"
-    assert "Estimated cost: 0.56 credits" in text(panel.cost)
+    assert text(panel.cost).startswith("≈ 0.56 credits · ")
     panel.duration.value = 10
-    assert "Estimated cost: 1.12 credits" in text(panel.cost)
-    assert "10 s × 0.11 credits/s, pro" in text(panel.cost)
-    assert studio.pricing.source in text(panel.cost)
+    # One level of parentheses; the rate card's whole source is on hover.
+    assert (
+        text(panel.cost) == "≈ 1.12 credits · 10 s × 0.112 credits/s (pro) · placeholder rate card"
+    )
+    assert f'title="{html.escape(studio.pricing.source)}"' in panel.cost.value
     assert not studio.jobs
 
 
@@ -138,10 +142,12 @@ def test_estimate_with_a_custom_rate_card_and_budget(tmp_path: Path) -> None:
     )
     try:
         panel = StudioPanel(studio)
-        assert "Estimated cost: 2.50 USD" in text(panel.cost)
-        assert "budget left: 10.00 USD" in text(panel.cost)
+        assert (
+            text(panel.cost)
+            == "≈ 2.50 USD · 5 s × 0.5 USD/s (std) · my sheet rate card · budget left 10.00 USD"
+        )
         panel.mode.value = "pro"
-        assert "Estimated cost: unknown" in text(panel.cost)
+        assert text(panel.cost).startswith("≈ unknown · ")
         assert "no rate for kling-v3 pro" in text(panel.cost)
     finally:
         studio.close()
@@ -344,3 +350,69 @@ def test_panel_static_copy_lists_its_cards(
     panel.generate.click()
     assert published[-1]["update"]
     assert published[-1]["data"]["text/html"].count('class="kn-card"') == 1
+
+
+# -- issue 11: one label column, the upload button, one job per double click ------------------
+
+
+def test_every_label_sits_in_one_column(panel: StudioPanel) -> None:
+    labelled = [
+        w
+        for w in all_widgets(panel)
+        if getattr(w, "description", "") and not isinstance(w, widgets.Button)
+    ]
+    names = [w.description for w in labelled]
+    assert names == [
+        "API key",
+        "Route",
+        "Prompt",
+        "First frame",
+        "Model",
+        "Mode",
+        "Duration",
+        "Aspect ratio",
+        "Tags",
+        "Estimate",
+    ]
+    assert {w.style.description_width for w in labelled} == {LABEL_WIDTH}
+    for toggles in (panel.route, panel.mode, panel.duration):
+        # Without it ToggleButtons stack their label above the buttons (issue 11's picture).
+        assert "widget-inline-hbox" in toggles._dom_classes
+    for unlabelled in (panel.message, panel.generate, panel.image_note):
+        assert INDENT in unlabelled.layout.margin  # lines up with the fields, not the labels
+    assert LABEL_WIDTH in INDENT
+
+
+def test_the_upload_button_never_says_upload_0(panel: StudioPanel) -> None:
+    assert panel.upload.description == ""
+    assert UPLOAD_CLASS in panel.upload._dom_classes
+    css = panel.children[0].value
+    assert f".{UPLOAD_CLASS}{{font-size:0 !important}}" in css  # hides "<description> (0)"
+    assert f'.{UPLOAD_CLASS}::after{{content:"Upload image…"' in css
+    assert panel.children[0].layout.display == "none"
+
+
+def test_a_double_click_creates_one_job(
+    panel: StudioPanel, studio: kn.Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, bool]] = []
+    monkeypatch.setattr(
+        studio,
+        "submit",
+        lambda request, tags=None: calls.append((request, panel.generate.disabled)),
+    )
+    monkeypatch.setattr(panel, "add_job", lambda job: None)
+    now = [100.0]
+    panel._clock = lambda: now[0]
+    panel.prompt.value = "a fox"
+    panel.generate.click()
+    panel.generate.click()
+    assert len(calls) == 1
+    assert calls[0][1] is True  # disabled while the submit ran
+    assert not panel.generate.disabled
+    panel.prompt.value = "a different fox"
+    panel.generate.click()
+    assert len(calls) == 2  # a changed request is a new job at once
+    now[0] += DOUBLE_CLICK_S + 0.1
+    panel.generate.click()
+    assert len(calls) == 3  # the same request again later is a deliberate re-generate

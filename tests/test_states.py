@@ -91,7 +91,8 @@ def test_every_state_is_exactly_one_of_active_final_parked() -> None:
 
 def test_a_succeeded_task_is_not_final_until_its_video_is_on_disk() -> None:
     after = transition(S.RUNNING, E.STATUS_SUCCEEDED)
-    assert after is S.DOWNLOADING and not after.final
+    assert after is S.DOWNLOADING
+    assert not after.final
     assert transition(after, E.FETCH_FAILED).parked
     assert transition(after, E.DOWNLOADED) is S.SUCCEEDED
 

@@ -8,7 +8,6 @@ import itertools
 import logging
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -27,7 +26,7 @@ from ._errors import (
     ValidationError,
 )
 from ._jobs import Job, JobStoppedError, task_status_to_state
-from ._ledger import Ledger
+from ._ledger import Ledger, LedgerError
 from ._loop import Runner
 from ._models import MODELS, Status, Task, as_route, parse_status
 from ._policy import DEFAULT_PRIORS, PollSchedule, backoff_delay
@@ -575,7 +574,7 @@ class Studio:
         if key not in self._timing_cache:
             try:
                 learned = self.log.timing(*key)
-            except sqlite3.Error:  # closed ledger (studio.close()): a card still renders
+            except LedgerError:  # closed ledger (studio.close()): a card still renders
                 return self._prior(*key)
             self._timing_cache[key] = learned[0] if learned else None
         cached = self._timing_cache[key]

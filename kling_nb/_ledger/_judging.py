@@ -110,8 +110,8 @@ def judgements_frame(store: Store) -> pd.DataFrame:
     )
     frame["seq"] = frame["seq"].astype("int64")
     frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
-    frame["shown"] = pd.Series([json.loads(str(v)) for v in frame["shown"]], dtype=object)
-    frame["choice"] = frame["choice"].astype(object)
+    frame["shown"] = pd.Series([json.loads(str(r[3])) for r in records], dtype=object)
+    frame["choice"] = pd.Series([r[4] for r in records], dtype=object)  # None stays None
     frame["tie"] = frame["tie"].astype(bool)
     result: pd.DataFrame = frame
     return result

@@ -120,3 +120,16 @@ async def test_an_async_write_failure_reaches_the_awaiter(tmp_path: Path) -> Non
         hold_lock(path, 1.0)
         with pytest.raises(LedgerError, match="locked by another process"):
             await ledger.aupdate("a", polls=1)
+
+
+async def test_sync_and_async_writes_share_one_queue(tmp_path: Path) -> None:
+    path = tmp_path / "kling_runs.sqlite"
+    with Ledger(path) as ledger:
+        await ledger.ainsert(job("a"))
+        hold_lock(path, 0.3)
+        first = asyncio.ensure_future(ledger.aupdate("a", polls=1, event="async"))
+        await asyncio.sleep(0.05)  # queued (waiting out the lock) before the sync write below
+        assert ledger.update("a", polls=2, event="sync")
+        assert await first
+        assert (ledger.row("a") or {})["polls"] == 2
+        assert list(ledger.events("a")["kind"]) == ["submitted", "async", "sync"]

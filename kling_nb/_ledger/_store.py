@@ -37,7 +37,6 @@ class Store:
         except OSError as exc:
             raise ledger_error(path, "create its folder", exc, timeout=timeout) from exc
         self._closed = False
-        self._writer_ident: int | None = None
         self._write_db = self._connect(wal=True)
         try:
             self.found_version = self._transact(
@@ -51,7 +50,7 @@ class Store:
         self._write_db.row_factory = sqlite3.Row
         self._read_lock = threading.Lock()
         self._writer = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="kling-ledger-writer", initializer=self._mark
+            max_workers=1, thread_name_prefix="kling-ledger-writer"
         )
 
     def _connect(self, *, wal: bool) -> sqlite3.Connection:
@@ -72,9 +71,6 @@ class Store:
                 db.close()
             raise ledger_error(self.path, "open", exc, timeout=self.timeout) from exc
         return db
-
-    def _mark(self) -> None:
-        self._writer_ident = threading.get_ident()
 
     @contextmanager
     def _translated(self, action: str) -> Iterator[None]:
@@ -109,9 +105,10 @@ class Store:
             raise LedgerError(self.path, action, "the ledger is closed") from exc
 
     def write(self, work: Callable[[sqlite3.Connection], T], action: str) -> T:
-        """Run `work(connection)` as one transaction on the writer thread and wait for it."""
-        if threading.get_ident() == self._writer_ident:
-            return self._transact(work, action)
+        """Run `work(connection)` as one transaction on the writer thread and wait for it.
+
+        Through the same queue as `submit`, so sync and async writes apply in issue order.
+        """
         return self.submit(work, action).result()
 
     def read(self, work: Callable[[sqlite3.Connection], T], action: str) -> T:

@@ -25,7 +25,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kling_nb._ledger import _TABLE_COLUMNS, Ledger, _encode
+from kling_nb._ledger import Ledger
+from kling_nb._ledger._codec import encode
+from kling_nb._ledger._schema import TABLE_COLUMNS
 
 VARIANTS = [
     ("kling-v3", "std", 5),
@@ -152,9 +154,10 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 def encoded(row: dict[str, Any], now: float) -> list[object]:
     """A row's column values, encoded and defaulted the way `Ledger.insert` does it."""
-    values = {key: _encode(row.get(key)) for key in _TABLE_COLUMNS}
+    values = {key: encode(row.get(key)) for key in TABLE_COLUMNS}
     values["updated_at"] = now
     values["polls"] = values["polls"] or 0
+    values["attempts"] = values["attempts"] or 0
     values["create_state"] = values["create_state"] or "pending"
     values["tags"] = values["tags"] or "[]"
     return list(values.values())
@@ -165,8 +168,8 @@ def bulk_fill(path: Path, rows: Sequence[dict[str, Any]]) -> float:
     Ledger(path).close()  # the schema
     db = sqlite3.connect(path, isolation_level=None)
     started = time.perf_counter()
-    names = ", ".join(_TABLE_COLUMNS)
-    marks = ", ".join("?" for _ in _TABLE_COLUMNS)
+    names = ", ".join(TABLE_COLUMNS)
+    marks = ", ".join("?" for _ in TABLE_COLUMNS)
     now = time.time()
     db.execute("BEGIN")
     db.executemany(

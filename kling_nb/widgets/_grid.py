@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from .._ledger import LedgerError
 from .._render import (
     grid_cell_html,
     grid_columns,
@@ -41,7 +41,7 @@ def ledger_rows(jobs: Iterable[Job]) -> pd.DataFrame | None:
     for studio in studios.values():
         try:
             frame = studio.log.df
-        except sqlite3.Error:  # the Studio was closed
+        except LedgerError:  # the Studio was closed
             continue
         frames.append(frame[frame["job_id"].isin(ids)])
     if not frames:

@@ -1,0 +1,251 @@
+"""`Ledger`: one SQLite file (WAL) with a row per job, an event per transition, and judgements.
+
+It is written before every action (the row exists before the create request is sent) and at
+every state change, so a crashed kernel loses nothing: `Studio.resume()` claims it back.
+pandas views (`df`, `events`, `compare`, `ratings`, `judgements`) are built on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import _frames, _judging, _leases, _writes
+from ._codec import decode_row
+from ._leases import Claim
+from ._schema import FINAL_STATES
+from ._store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Ledger"]
+
+T = TypeVar("T")
+_ORDER = " ORDER BY submitted_at, job_id"
+_NOT_FINAL = f"status NOT IN ({', '.join('?' for _ in FINAL_STATES)})"
+
+
+def _select(where: str, params: Sequence[object]) -> Callable[[sqlite3.Connection], list[Any]]:
+    query = f"SELECT * FROM jobs WHERE {where}{_ORDER}"  # noqa: S608 (our own conditions)
+    return lambda db: [decode_row(row) for row in db.execute(query, tuple(params))]
+
+
+class Ledger:
+    """A SQLite-backed record of every job: `df` for pandas, `events(job_id)` for its history.
+
+    Safe to share between the kernel's loop and other threads, and between processes (WAL):
+    every write runs, in order, on one writer thread with its own connection (the `a...`
+    variants await it without blocking the loop); reads use a second connection under a lock.
+    Every failed read or write raises `LedgerError`, which names the file and the cause.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        """Open (create, or migrate to the current schema) the ledger file at `path`.
+
+        `timeout`: seconds a write waits for another process's lock before failing.
+        """
+        self.path = Path(path)
+        self._store = Store(self.path, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Apply the queued writes, then close the file (it stays on disk)."""
+        self._store.close()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def insert(self, row: Mapping[str, Any]) -> None:
+        """Add a job row (any columns, e.g. `owner`, `lease_until`) and its 'submitted' event."""
+        work = _writes.insert_work(row, time.time())
+        self._store.write(work, f"insert job {row['job_id']}")
+
+    def update(
+        self,
+        job_id: str,
+        *,
+        owner: str | None = None,
+        event: str | None = None,
+        detail: object = None,
+        **fields: Any,
+    ) -> bool:
+        """Set fields of a job row and, with `event`, append an event, in one transaction.
+
+        With `owner`, it applies only if the row is owned by `owner`. Returns whether it
+        applied: False means no such row, or that this owner lost the job (do not act on it).
+        """
+        work = _writes.update_work(job_id, owner, event, detail, fields, time.time())
+        return self._store.write(work, f"update job {job_id}")
+
+    def claim(
+        self,
+        owner: str,
+        *,
+        endpoint: str,
+        key_fp: str | None,
+        lease_s: float,
+        now: float | None = None,
+        legacy_endpoint: str | None = None,
+    ) -> Claim:
+        """Take over every unfinished job with a free lease that was created with these settings.
+
+        In one transaction: a job that is not final, whose lease is free (no owner, or its
+        lease ended before `now`) and that was created at `endpoint` with key `key_fp` (or an
+        unknown key) becomes owned by `owner` until `now + lease_s`. A legacy row (no key
+        fingerprint) created at a loopback `http://127.0.0.1:PORT` origin counts as created at
+        `legacy_endpoint`, when given (v1 ledgers recorded the embedded sandbox's random port).
+        Two processes claiming at once never get the same job.
+        """
+        at = time.time() if now is None else now
+        work = _leases.claim_work(owner, endpoint, key_fp, lease_s, at, legacy_endpoint)
+        return self._store.write(work, "claim jobs")
+
+    def heartbeat(self, owner: str, lease_s: float, *, now: float | None = None) -> int:
+        """Extend `owner`'s leases on its unfinished jobs to `now + lease_s`; how many."""
+        until = (time.time() if now is None else now) + lease_s
+        return self._store.write(_leases.heartbeat_work(owner, until), "renew leases")
+
+    def release(self, owner: str, job_ids: Sequence[str] | None = None) -> int:
+        """Give up `owner`'s leases (all, or on `job_ids`), e.g. at close; how many."""
+        ids = None if job_ids is None else list(job_ids)
+        return self._store.write(_leases.release_work(owner, ids), "release leases")
+
+    # -- writes from the event loop -------------------------------------------------------------
+
+    async def _awaited(self, work: Callable[[sqlite3.Connection], T], action: str) -> T:
+        future = asyncio.wrap_future(self._store.submit(work, action))
+        # Shielded: cancelling the caller must not drop a queued write (it still applies).
+        return await asyncio.shield(future)
+
+    async def ainsert(self, row: Mapping[str, Any]) -> None:
+        """`insert` on the writer thread, awaited without blocking the event loop."""
+        work = _writes.insert_work(row, time.time())
+        await self._awaited(work, f"insert job {row['job_id']}")
+
+    async def aupdate(
+        self,
+        job_id: str,
+        *,
+        owner: str | None = None,
+        event: str | None = None,
+        detail: object = None,
+        **fields: Any,
+    ) -> bool:
+        """`update` on the writer thread, awaited without blocking the event loop.
+
+        Writes apply in the order they were issued. Cancelling the awaiting task does not
+        cancel the write.
+        """
+        work = _writes.update_work(job_id, owner, event, detail, fields, time.time())
+        return await self._awaited(work, f"update job {job_id}")
+
+    async def aheartbeat(self, owner: str, lease_s: float) -> int:
+        """`heartbeat` on the writer thread, awaited without blocking the event loop."""
+        work = _leases.heartbeat_work(owner, time.time() + lease_s)
+        return await self._awaited(work, "renew leases")
+
+    # -- judging -----------------------------------------------------------------------------
+
+    def add_rating(self, job_id: str, stars: int, *, note: str | None = None, rater: str) -> None:
+        """Record `rater`'s 1-5 star rating of a job; it replaces their earlier rating."""
+        work = _judging.rating_work(job_id, stars, note, rater, time.time())
+        self._store.write(work, f"rate job {job_id}")
+
+    def add_judgement(
+        self, shown: Sequence[str], choice: str | None, *, tie: bool, rater: str
+    ) -> int:
+        """Record one comparison: the jobs `shown` (display order), the winner or None; its seq."""
+        work = _judging.judgement_work(shown, choice, tie, rater, time.time())
+        return self._store.write(work, "record a judgement")
+
+    @property
+    def ratings(self) -> pd.DataFrame:
+        """Every rating: job_id, rater, stars, note, at (UTC datetime)."""
+        return _judging.ratings_frame(self._store)
+
+    @property
+    def judgements(self) -> pd.DataFrame:
+        """Every judgement: seq, at (UTC datetime), rater, shown (list), choice, tie."""
+        return _judging.judgements_frame(self._store)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def row(self, job_id: str) -> dict[str, Any] | None:
+        """One job's row as a dict (raw columns, JSON decoded), or None."""
+        found = self._store.read(_select("job_id = ?", (job_id,)), f"read job {job_id}")
+        return found[0] if found else None
+
+    def by_ids(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows of these jobs (those that exist), oldest first."""
+        ids = list(dict.fromkeys(job_ids))
+        where = "job_id IN (SELECT value FROM json_each(?))"
+        return self._store.read(_select(where, (json.dumps(ids),)), "read jobs")
+
+    def by_tag(self, tag: str) -> list[dict[str, Any]]:
+        """The rows of the jobs tagged `tag`, oldest first."""
+        where = "EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE json_each.value = ?)"
+        return self._store.read(_select(where, (tag,)), f"read jobs tagged {tag}")
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Rows whose job is not final (`JobState.final` False), oldest first."""
+        return self._store.read(_select(_NOT_FINAL, FINAL_STATES), "read unfinished jobs")
+
+    def timing(
+        self, model: str, mode: str | None, duration: int, *, last: int = 50
+    ) -> tuple[float, float, int] | None:
+        """(median, log-spread, n) of create-to-finish seconds of recent successes, or None."""
+        return _frames.timing_stats(self._store, model, mode, duration, last)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """Every job as a pandas DataFrame, one row per job, oldest first (see `COLUMNS`)."""
+        return _frames.jobs_frame(self._store)
+
+    def events(self, job_id: str | None = None) -> pd.DataFrame:
+        """The transition history of one job (or all), with timestamps, as a DataFrame."""
+        return _frames.events_frame(self._store, job_id)
+
+    def compare(
+        self,
+        rows: pd.DataFrame | None = None,
+        *,
+        index: str | Sequence[str] = "prompt",
+        columns: str | Sequence[str] = ("model", "mode", "duration"),
+        values: str | Sequence[str] = ("total_s", "cost_estimate"),
+        aggfunc: Any = "median",
+    ) -> pd.DataFrame:
+        """A pivot of the succeeded jobs for side-by-side comparison: prompts down, variants across.
+
+        By default: median seconds from create to finish and estimated cost, for each prompt
+        under each (model, mode, duration). Pass `rows` (a filtered `df`, with its `status`
+        column) to compare a subset.
+        """
+        frame = self.df if rows is None else rows
+        return _frames.compare_frame(
+            frame, index=index, columns=columns, values=values, aggfunc=aggfunc
+        )
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write `df` to a CSV file; returns its path."""
+        target = Path(path)
+        self.df.to_csv(target, index=False)
+        return target
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write `df` to a Parquet file (needs pyarrow); returns its path."""
+        target = Path(path)
+        self.df.to_parquet(target, index=False)
+        return target

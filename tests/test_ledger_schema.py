@@ -1,0 +1,175 @@
+"""Schema versions: a v1 ledger written by the old code migrates in place, in one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _ledger_helpers import copy_v1, job
+
+from kling_nb._ledger import VERSION, Ledger, LedgerError
+from kling_nb._ledger._schema import MIGRATIONS
+
+V1_IDS = {
+    "20261130-103348-58e5ec58": "succeeded",
+    "20261130-103351-4b7c57cb": "queued",
+    "20261130-103351-49a8d26f": "queued",
+    "20261130-103351-3533c3e0": "waiting",
+    "20261130-103352-5e4d1a9b": "creating",
+}
+
+
+def raw(path: Path, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(query, params).fetchall()
+    finally:
+        db.close()
+
+
+def shape(path: Path) -> dict[str, Any]:
+    """Tables, indexes and column definitions: what a migrated and a new file must share."""
+    objects = sorted(
+        raw(path, "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+    )
+    columns = {
+        name: [row[1:] for row in raw(path, f"PRAGMA table_info({name})")]
+        for kind, name in objects
+        if kind == "table"
+    }
+    return {"objects": objects, "columns": columns}
+
+
+def test_every_version_below_the_current_has_a_migration() -> None:
+    assert VERSION == 2
+    assert sorted(MIGRATIONS) == list(range(1, VERSION))
+
+
+def test_the_v1_fixture_migrates_in_place(tmp_path: Path) -> None:
+    path = copy_v1(tmp_path)
+    assert raw(path, "PRAGMA user_version") == [(0,)]
+    events_before = raw(path, "SELECT seq, job_id, kind FROM events ORDER BY seq")
+    before = {row[0]: row for row in raw(path, "SELECT * FROM jobs")}
+
+    with Ledger(path) as ledger:
+        rows = {row["job_id"]: row for row in ledger.df.to_dict("records")}
+        assert {job_id: row["status"] for job_id, row in rows.items()} == V1_IDS
+        for job_id in V1_IDS:
+            row = ledger.row(job_id)
+            assert row is not None
+            assert row["endpoint"] == row["base_url"] == "http://127.0.0.1:41521"
+            assert row["key_fp"] is None
+            assert row["owner"] is None
+            assert row["lease_until"] is None
+            assert row["attempts"] == 0
+            assert row["task_id"] == before[job_id][1]  # v1 columns kept as they were
+        assert {row["job_id"] for row in ledger.unfinished()} == set(V1_IDS) - {
+            "20261130-103348-58e5ec58"
+        }
+
+    assert raw(path, "PRAGMA user_version") == [(2,)]
+    assert raw(path, "SELECT seq, job_id, kind FROM events ORDER BY seq") == events_before
+
+
+def test_a_migrated_file_has_the_schema_of_a_new_one(tmp_path: Path) -> None:
+    Ledger(tmp_path / "new.sqlite").close()
+    Ledger(copy_v1(tmp_path)).close()
+    assert shape(tmp_path / "kling_runs.sqlite") == shape(tmp_path / "new.sqlite")
+
+
+def v1_row(db: sqlite3.Connection, job_id: str, **fields: Any) -> None:
+    """Write a row the way the v1 code did (raw columns of the v1 table)."""
+    row = {
+        "job_id": job_id,
+        "route": "text2video",
+        "model": "kling-v3",
+        "duration": 5,
+        "prompt": "p",
+        "status": "error",
+        "submitted_at": 1.0,
+        "updated_at": 1.0,
+        "request": "{}",
+        "base_url": "https://inference-api.worldrouter.ai",
+        **fields,
+    }
+    names = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    db.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", list(row.values()))  # noqa: S608
+
+
+def test_v1_failed_downloads_become_fetch_failed(tmp_path: Path) -> None:
+    path = copy_v1(tmp_path)
+    db = sqlite3.connect(path, isolation_level=None)
+    v1_row(db, "billed", task_id="t1", video_url="https://media/x.mp4", error="disk full")
+    v1_row(db, "refused", error="402 balance")  # never created: stays a final error
+    v1_row(db, "no-url", task_id="t2", error="task failed to start")
+    v1_row(db, "got-it", task_id="t3", video_url="u", video_path="/v.mp4", status="error")
+    v1_row(db, "timed-out", task_id="t4", status="timeout")
+    db.close()
+
+    with Ledger(path) as ledger:
+        status = {row["job_id"]: row["status"] for row in ledger.df.to_dict("records")}
+        kinds = list(ledger.events("billed")["kind"])
+        details = list(ledger.events("billed")["detail"])
+    assert status["billed"] == "fetch_failed"
+    assert kinds == ["migrated"]
+    assert details == [{"from": "error", "schema": 2}]
+    assert status["refused"] == status["no-url"] == status["got-it"] == "error"
+    assert status["timed-out"] == "timeout"  # unchanged (now a parked state: resume takes it)
+
+
+def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
+    path = copy_v1(tmp_path)
+    Ledger(path).close()
+    with Ledger(path) as ledger:
+        ledger.insert(job("new"))
+        assert ledger._store.found_version == 2
+    with Ledger(path) as ledger:
+        assert ledger.row("new") is not None
+        assert len(ledger.df) == len(V1_IDS) + 1
+
+
+def test_a_failed_migration_leaves_the_v1_file_untouched(tmp_path: Path) -> None:
+    path = copy_v1(tmp_path)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("ALTER TABLE jobs ADD COLUMN key_fp TEXT")  # the migration's ALTER will clash
+    db.close()
+    before = shape(path)
+    with pytest.raises(LedgerError, match="duplicate column"):
+        Ledger(path)
+    assert shape(path) == before
+    assert raw(path, "PRAGMA user_version") == [(0,)]
+    names = [row[1] for row in raw(path, "PRAGMA table_info(jobs)")]
+    assert "owner" not in names
+    assert "endpoint" not in names
+
+
+def test_a_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "kling_runs.sqlite"
+    Ledger(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 3")
+    db.close()
+    with pytest.raises(LedgerError, match=r"newer kling_nb \(schema version 3"):
+        Ledger(path)
+
+
+def test_new_columns_round_trip(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        detail = {"upstream": 500, "message": "<b>x</b>"}
+        ledger.insert(job("a", owner="me", lease_until=5.0, key_fp="fp", deadline_at=9.0))
+        ledger.update(
+            "a", error_type="ServerError", error_status=502, error_code="E1",
+            error_detail=detail, remote_status="failed", attempts=2,
+        )  # fmt: skip
+        row = ledger.row("a")
+    assert row is not None
+    assert row["error_detail"] == detail
+    assert (row["owner"], row["lease_until"], row["key_fp"], row["deadline_at"]) == (
+        "me", 5.0, "fp", 9.0,
+    )  # fmt: skip
+    assert (row["error_status"], row["attempts"], row["remote_status"]) == (502, 2, "failed")
+    assert json.loads(raw(tmp_path / "l.sqlite", "SELECT error_detail FROM jobs")[0][0]) == detail

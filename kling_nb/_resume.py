@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ._errors import ValidationError, error_from_fields
 from ._jobs import Job, JobHost
+from ._ledger import Claim
 from ._models import Task, as_route, parse_status
 from ._requests import Request, request_from_row
 from ._states import Event, JobState, transition
 
 __all__ = ["ResumeReport", "job_from_row", "plan_resume"]
-
-
-class ClaimLike(Protocol):
-    """What the ledger's `claim` returns."""
-
-    claimed: Sequence[Mapping[str, Any]]
-    other_settings: Sequence[Mapping[str, Any]]
-    held: Sequence[Mapping[str, Any]]
 
 
 def plan_resume(
@@ -68,7 +61,7 @@ class ResumeReport:
     endpoints: tuple[str, ...]
 
     @classmethod
-    def of(cls, claim: ClaimLike, endpoint: str) -> ResumeReport:
+    def of(cls, claim: Claim, endpoint: str) -> ResumeReport:
         """Summarise a ledger claim made from `endpoint`."""
         elsewhere = sorted(
             {str(row.get("endpoint") or "?") for row in claim.other_settings} - {endpoint}

@@ -72,6 +72,8 @@ _V2_JOB_COLUMNS: Final = (
     ("error_detail", "TEXT"),  # JSON
     ("deadline_at", "REAL"),
     ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("poster", "TEXT"),  # a poster frame beside the video
+    ("filmstrip", "TEXT"),  # a few frames side by side: what a saved notebook shows
 )
 JOB_COLUMNS: Final = _V1_JOB_COLUMNS + _V2_JOB_COLUMNS
 """The jobs table as (name, SQL type), in table order: the schema and the inserts come from it."""

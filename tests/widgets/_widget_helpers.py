@@ -89,14 +89,19 @@ def make_job(
         kn.TextToVideo(prompt, mode="pro", duration=10),
         tags=tags,
         cost_estimate=1.12,
+        state=kn.JobState.parse(status),
     )
-    job.status = status
     job.body = job.request.to_body() if job.request is not None else None
     for name, value in fields.items():
         setattr(job, name, value)
     if status not in ("waiting", "creating", "queued", "running", "downloading"):
         job.finished_at = job.finished_at or time.time()
     return job
+
+
+def put(job: Job, status: str) -> None:
+    """Put a (never started) job straight into `status`, as the views would see it."""
+    job._state = kn.JobState.parse(status)
 
 
 class _Collector(HTMLParser):

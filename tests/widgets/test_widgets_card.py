@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _widget_helpers import BALANCE_402, make_job, video_srcs
+from _widget_helpers import BALANCE_402, make_job, put, video_srcs
 from IPython.utils.capture import capture_output
 
 import kling_nb as kn
@@ -34,17 +34,17 @@ def test_card_follows_the_job_through_its_states(studio: kn.Studio, tmp_path: Pa
     assert len(body_items(card)) == 1
 
     job.status, job.created_at = "queued", time.time()
-    job._changed()
+    job.changed()
     assert ">queued<" in card.status_html
     assert "ETA ~" in card.status_html
 
     job.status, job.running_at = "running", time.time()
-    job._changed()
+    job.changed()
     assert ">running<" in card.status_html
 
     job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
     job.status, job.finished_at = "succeeded", time.time()
-    job._changed()
+    job.changed()
     assert ">succeeded<" in card.status_html
     assert video_srcs(card.body_html) == ["kling_outputs/job-1.mp4"]
     (item,) = body_items(card)
@@ -63,7 +63,7 @@ def test_card_shows_a_402_in_words(studio: kn.Studio) -> None:
             code="kling_balance_too_low",
         ),
     )
-    job._changed()
+    job.changed()
     assert "team balance too low: needs 350000000, has 0" in card.body_html
     assert "Traceback" not in card.body_html
     assert BALANCE_402.split(":")[0] in card.body_html  # the raw text sits below the words
@@ -73,10 +73,10 @@ def test_body_output_is_replaced_only_when_the_body_changes(studio: kn.Studio) -
     job = make_job(studio, "running", created_at=time.time())
     card = JobCard(job, tick=0)
     first = body_items(card)
-    job._changed()  # same state: nothing new below the status line
+    job.changed()  # same state: nothing new below the status line
     assert card.children[2].outputs is first[0:] or card.children[2].outputs == first
-    job.status = "failed"
-    job._changed()
+    put(job, "failed")
+    job.changed()
     assert card.children[2].outputs != first
 
 
@@ -88,7 +88,7 @@ def test_timer_refreshes_elapsed_then_stops_with_the_job(studio: kn.Studio) -> N
     wait_for(lambda: card.status_html != seen)  # elapsed moved without any job change
 
     job.status, job.finished_at = "failed", time.time()
-    job._changed()
+    job.changed()
     wait_for(lambda: not card.timer_running)
 
 
@@ -142,12 +142,12 @@ def test_static_copy_follows_state_changes_but_not_ticks(
     assert len(published) == 2
     job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
     job.status, job.finished_at = "succeeded", time.time()
-    job._changed()
+    job.changed()
     update = published[-1]
     assert update["update"]
     assert update["display_id"] == published[1]["display_id"]
     assert video_srcs(update["data"]["text/html"]) == ["kling_outputs/job-1.mp4"]
-    job._changed()  # nothing changed: nothing re-published
+    job.changed()  # nothing changed: nothing re-published
     assert len(published) == 3
 
 
@@ -159,7 +159,7 @@ def test_job_ipython_display_goes_through_show_job_in_a_real_shell(
         shell.display_formatter.format(job)  # IPython calls job._ipython_display_()
         job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
         job.status, job.finished_at = "succeeded", time.time()
-        job._changed()
+        job.changed()
     outputs = captured.outputs
     assert WIDGET_VIEW_MIME in outputs[0].data
     assert set(outputs[1].data) == {"text/html"}

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _widget_helpers import assert_safe_html, parse_tags, video_srcs
+from _widget_helpers import assert_safe_html, parse_tags, put, video_srcs
 
 import kling_nb as kn
 from kling_nb._jobs import Job
@@ -37,8 +37,8 @@ def finish(studio: kn.Studio, job: Job, tmp_path: Path, seconds: float = 42.0) -
         finished_at=job.finished_at,
         video_path=str(job.video_path),
     )
-    job.status = "succeeded"
-    job._changed()
+    put(job, "succeeded")
+    job.changed()
 
 
 def test_grid_of_four_updates_cells_and_table_as_jobs_finish(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -157,6 +158,25 @@ class Job:
         if self.done():
             return self._outcome()
         return self.studio._runner.run(self._wait(), timeout)
+
+    def wait_created(self, timeout: float | None = None) -> str | None:
+        """Block until the job has a task id or is done; return the task id (None if none).
+
+        TEMPORARY (platform branch): stands in for the lead's job core, which provides it.
+        """
+        answered = threading.Event()
+
+        def check(job: Job) -> None:
+            if job.task is not None or job.done():
+                answered.set()
+
+        self.on_change(check)
+        try:
+            check(self)
+            answered.wait(timeout)
+        finally:
+            self._listeners.remove(check)
+        return self.task_id
 
     async def _wait(self) -> Path:
         if self._future is None or self.done():

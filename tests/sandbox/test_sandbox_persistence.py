@@ -93,8 +93,8 @@ def test_a_restart_tops_up_a_nearly_spent_demo_team(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     credit = 4 * NANO
     with Sandbox(state_path=state, team_credit_nano=credit) as first:
-        first.state._balances["team-sandbox"] = NANO // 2  # spent most of it
-        first.state._store.put_balances(first.state._balances)
+        first.state._billing.balances["team-sandbox"] = NANO // 2  # spent most of it
+        first.state._store.put_balances(first.state._billing.balances)
     with Sandbox(state_path=state, team_credit_nano=credit) as again:
         assert again.stats()["balances"]["team-sandbox"]["balance_nano"] == credit
 

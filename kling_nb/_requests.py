@@ -42,8 +42,6 @@ DOCUMENTED_FIELDS: Final = frozenset(
 )
 _PASCAL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
-ImageInput: TypeAlias = "str | os.PathLike[str]"
-
 
 def sniff_image_type(head: bytes) -> str | None:
     """Return the MIME type of an image from its first bytes, or None if it is not one we accept."""
@@ -207,10 +205,7 @@ class TextToVideo(_Base):
         _set(self, "mode", _check_choice("mode", self.mode, MODES, optional=False))
         ratio = _check_choice("aspect_ratio", self.aspect_ratio, ASPECT_RATIOS, optional=False)
         _set(self, "aspect_ratio", ratio)
-        extra = _check_extra(self.extra)
-        if "ImageList" in extra:  # pragma: no cover - already refused as documented
-            raise ValidationError("extra", "ImageList", "no ImageList on text2video")
-        _set(self, "extra", extra)
+        _set(self, "extra", _check_extra(self.extra))
 
     def to_body(self) -> dict[str, Any]:
         """The PascalCase JSON body for the create route."""

@@ -88,8 +88,7 @@ def embedded_sandbox(root: Path) -> Sandbox:
         existing = _SANDBOXES.get(root)
         if existing is not None:
             return existing
-        state = root / ".kling_sandbox" / "state.sqlite"
-        state.parent.mkdir(parents=True, exist_ok=True)
+        state = Sandbox.prepare_state_dir(root / ".kling_sandbox") / "state.sqlite"
         sandbox = Sandbox(state_path=state)
         sandbox.start()
         _SANDBOXES[root] = sandbox

@@ -3,54 +3,82 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
+import traceback
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ._errors import KlingError, ValidationError
-from ._jobs import Job
 from ._models import ASPECT_RATIOS, DURATIONS, MODELS, MODES
 from ._requests import ImageToVideo, OmniVideo, Request, TextToVideo
+
+if TYPE_CHECKING:
+    from ._jobs import Job
 
 __all__ = ["main"]
 
 DEMO_PROMPT = "A paper boat drifting down a rain-soaked street at dusk, cinematic"
+LEDGER_NAME = "kling_runs.sqlite"
+
+
+class UsageError(Exception):
+    """Invalid command-line input, found before anything is sent (exit status 2)."""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _progress(job: Job) -> None:
-    task = f" task {job.task.id}" if job.task else ""
-    print(f"  {job.elapsed:6.1f}s  {job.status}{task}", flush=True)
+    fields = job.snapshot()
+    task = f" task {fields['task_id']}" if fields["task_id"] else ""
+    print(f"  {fields['elapsed_s']:6.1f}s  {fields['status']}{task}", flush=True)
 
 
 def _build_request(args: argparse.Namespace) -> Request:
     image = args.image
     if args.omni or args.model == "kling-v3-omni":
+        # An explicit --model with --omni is checked by OmniVideo (only kling-v3-omni is valid).
         return OmniVideo(
             args.prompt,
+            model=args.model or "kling-v3-omni",
             first_frame=image,
             duration=args.duration,
             mode=args.mode,
             aspect_ratio=args.aspect_ratio,
         )
+    model = args.model or "kling-v3"
     if image:
-        return ImageToVideo(
-            image, args.prompt, model=args.model, duration=args.duration, mode=args.mode
-        )
+        return ImageToVideo(image, args.prompt, model=model, duration=args.duration, mode=args.mode)
     return TextToVideo(
         args.prompt,
-        model=args.model,
+        model=model,
         duration=args.duration,
         mode=args.mode,
         aspect_ratio=args.aspect_ratio,
     )
 
 
-def _run_one(studio_kwargs: dict[str, object], request: Request, out: str | None) -> Path:
+def _output_target(output: str, job_id: str) -> Path:
+    """Where `-o` puts the video: into a folder as <job_id>.mp4, else at that path."""
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        return Path(output) / f"{job_id}.mp4"
+    return Path(output)
+
+
+def _run_one(studio_kwargs: dict[str, Any], request: Request, out: str | None) -> Path:
     from ._studio import Studio
 
-    with Studio(**studio_kwargs) as studio:  # type: ignore[arg-type]
+    with Studio(**studio_kwargs) as studio:
         estimate = studio.pricing.estimate(request.model, request.mode, request.duration)
         print(f"estimated cost: {studio.pricing.format(estimate)} ({studio.pricing.source})")
         job = studio.submit(request)
@@ -58,7 +86,7 @@ def _run_one(studio_kwargs: dict[str, object], request: Request, out: str | None
         job.on_change(_progress)
         path = job.result()
         if out:
-            target = Path(out)
+            target = _output_target(out, job.job_id)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             path = target
@@ -71,10 +99,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .sandbox import Sandbox
 
     print("kling-nb demo: generating one video on the embedded sandbox (no key, no credit)")
+    request = TextToVideo(args.prompt, mode="pro", duration=5)
     with Sandbox() as sandbox:
-        request = TextToVideo(args.prompt, mode="pro", duration=5)
         path = _run_one(
-            {"api_key": "sk-sandbox-team", "base_url": sandbox.base_url, "root": args.root},
+            {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "root": args.root},
             request,
             args.output,
         )
@@ -85,27 +113,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    if args.output and not args.wait:
+        raise UsageError("-o/--output needs --wait (without it the video is not downloaded)")
     request = _build_request(args)
-    kwargs: dict[str, object] = {"root": args.root}
-    if not args.wait:
-        from ._studio import Studio
-
-        with Studio(**kwargs) as studio:  # type: ignore[arg-type]
-            job = studio.submit(request)
-            job.on_change(_progress)
-            # Wait for the create answer so the task id is in the ledger for `kling-nb resume`.
-            while job.status in ("waiting", "creating"):
-                studio._runner.run(_sleep(0.1))
-            print(f"job {job.job_id} submitted ({job.status}); `kling-nb resume` finishes it")
+    if args.wait:
+        _run_one({"root": args.root}, request, args.output)
         return 0
-    _run_one(kwargs, request, args.output)
+    from ._studio import Studio
+
+    with Studio(root=args.root) as studio:
+        job = studio.submit(request)
+        job.on_change(_progress)
+        # Wait for the create answer so the task id is in the ledger for `kling-nb resume`.
+        task_id = job.wait_created()
+        if task_id is None:
+            job.result()  # refused at create: raises the job's error
+            raise KlingError(f"job {job.job_id} ended without a task")
+        print(f"job {job.job_id} submitted as task {task_id}; `kling-nb resume` finishes it")
     return 0
 
 
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
+def _existing_ledger(root: str) -> Path:
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"--root {root}: no such folder")
+    ledger = folder / LEDGER_NAME
+    if not ledger.is_file():
+        raise UsageError(f"--root {root}: no {LEDGER_NAME} there (nothing generated yet)")
+    return ledger
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
@@ -113,7 +148,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
     from ._ledger import Ledger
 
-    ledger = Ledger(Path(args.root) / "kling_runs.sqlite")
+    ledger = Ledger(_existing_ledger(args.root))
     frame = ledger.df
     if args.csv:
         ledger.to_csv(args.csv)
@@ -128,6 +163,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from ._studio import Studio
 
+    _existing_ledger(args.root)
     with Studio(root=args.root) as studio:
         jobs = studio.resume()
         print(f"resumed {len(jobs)} job(s)")
@@ -135,68 +171,119 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             job.on_change(_progress)
         studio.wait(jobs)
         for job in jobs:
-            where = job.video_path or job.error
-            print(f"{job.job_id}: {job.status} {where or ''}")
+            fields = job.snapshot()
+            where = fields["video_path"] or fields["error"] or ""
+            print(f"{job.job_id}: {fields['status']} {where}")
     return 0
 
 
+def _subparser(
+    sub: Any, name: str, summary: str, func: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary, formatter_class=_HelpFormatter
+    )
+    # SUPPRESS: a subcommand's default must not overwrite `kling-nb -v <command>`.
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+    )
+    parser.set_defaults(func=func)
+    return parser
+
+
+_VERBOSE_HELP = "print the full traceback when something fails"
+_ROOT_HELP = "folder of the ledger (kling_runs.sqlite) and kling_outputs/"
+
+
+def _add_generate_options(gen: argparse.ArgumentParser) -> None:
+    gen.add_argument("prompt", help="what the video shows")
+    gen.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        help="model (default: kling-v3; with --omni: kling-v3-omni)",
+    )
+    gen.add_argument("--mode", default="std", choices=MODES, help="quality mode (pro costs more)")
+    gen.add_argument("--duration", type=int, default=5, choices=DURATIONS, help="seconds of video")
+    gen.add_argument(
+        "--aspect-ratio", default="16:9", choices=ASPECT_RATIOS, help="frame shape (text and omni)"
+    )
+    gen.add_argument("--image", help="first frame: an http(s) URL or a local image file")
+    gen.add_argument("--omni", action="store_true", help="use the omni-video route")
+    gen.add_argument("--wait", action="store_true", help="wait for the video and download it")
+    gen.add_argument(
+        "-o", "--output", help="with --wait: copy the video to this file, or into this folder/"
+    )
+    gen.add_argument("--root", default=".", help=_ROOT_HELP)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kling-nb", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="kling-nb", description=__doc__, formatter_class=_HelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do (each has --help)"
+    )
 
-    demo = sub.add_parser("demo", help="generate one video on the embedded sandbox")
-    demo.add_argument("--prompt", default=DEMO_PROMPT)
-    demo.add_argument("--root", default=".", help="where the ledger and kling_outputs/ go")
-    demo.add_argument("-o", "--output", help="also copy the video here")
+    demo = _subparser(sub, "demo", "generate one video on an embedded sandbox", _cmd_demo)
+    demo.add_argument("--prompt", default=DEMO_PROMPT, help="what the video shows")
+    demo.add_argument("--root", default=".", help=_ROOT_HELP)
+    demo.add_argument("-o", "--output", help="also copy the video to this file, or into folder/")
     demo.add_argument("--open", action="store_true", help="open the video when done")
-    demo.set_defaults(func=_cmd_demo)
 
-    gen = sub.add_parser("generate", help="generate a video (real API if WORLDROUTER_API_KEY)")
-    gen.add_argument("prompt")
-    gen.add_argument("--model", default="kling-v3", choices=sorted(MODELS))
-    gen.add_argument("--mode", default="std", choices=MODES)
-    gen.add_argument("--duration", type=int, default=5, choices=DURATIONS)
-    gen.add_argument("--aspect-ratio", default="16:9", choices=ASPECT_RATIOS)
-    gen.add_argument("--image", help="first frame: an http(s) URL or a local file")
-    gen.add_argument("--omni", action="store_true", help="use kling-v3-omni")
-    gen.add_argument("--wait", action="store_true", help="wait and download the video")
-    gen.add_argument("-o", "--output", help="copy the video here (with --wait)")
-    gen.add_argument("--root", default=".")
-    gen.set_defaults(func=_cmd_generate)
+    what = "generate a video (the real API if WORLDROUTER_API_KEY is set)"
+    gen = _subparser(sub, "generate", what, _cmd_generate)
+    _add_generate_options(gen)
 
-    log_cmd = sub.add_parser("log", help="print the ledger")
-    log_cmd.add_argument("--root", default=".")
-    log_cmd.add_argument("--csv", help="write it as CSV instead")
-    log_cmd.set_defaults(func=_cmd_log)
+    log_cmd = _subparser(sub, "log", "print the ledger of an existing --root", _cmd_log)
+    log_cmd.add_argument("--root", default=".", help=_ROOT_HELP)
+    log_cmd.add_argument("--csv", help="write the ledger to this CSV file instead")
 
-    resume = sub.add_parser("resume", help="finish the jobs a crash left unfinished")
-    resume.add_argument("--root", default=".")
-    resume.set_defaults(func=_cmd_resume)
+    resume = _subparser(sub, "resume", "finish the jobs a crash left unfinished", _cmd_resume)
+    resume.add_argument("--root", default=".", help=_ROOT_HELP)
 
     sub.add_parser(
-        "sandbox", help="serve the local WorldRouter sandbox (see --help)", add_help=False
+        "sandbox", help="serve the local WorldRouter sandbox (see its --help)", add_help=False
     )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `kling-nb` command."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (UsageError, ValidationError)):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _dispatch(args_list: list[str]) -> int:
     if args_list[:1] == ["sandbox"]:
         from .sandbox._cli import main as sandbox_main
 
         return sandbox_main(args_list[1:])
     args = _parser().parse_args(args_list)
+    return int(args.func(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `kling-nb` command: every failure is one line on stderr.
+
+    Exit status: 0 done, 1 failed, 2 invalid input (nothing was sent), 130 interrupted.
+    `-v` / `--verbose` (anywhere on the line) also prints the traceback.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verbose = bool({"-v", "--verbose"} & set(args_list))
     try:
-        return int(args.func(args))
-    except ValidationError as exc:
-        print(f"kling-nb: invalid input: {exc}", file=sys.stderr)
-        return 2
-    except KlingError as exc:
-        print(f"kling-nb: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return _dispatch(args_list)
     except KeyboardInterrupt:
+        print("kling-nb: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        invalid = isinstance(exc, (UsageError, ValidationError))
+        prefix = "invalid input: " if invalid else ""
+        print(f"kling-nb: {prefix}{_one_line(exc)}", file=sys.stderr)
+        return 2 if invalid else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

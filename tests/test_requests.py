@@ -14,7 +14,13 @@ import pytest
 from _mock import write_png
 
 import kling_nb as kn
-from kling_nb._requests import MAX_IMAGE_BYTES, sniff_image_type
+from kling_nb._errors import ValidationError
+from kling_nb._requests import (
+    MAX_IMAGE_BYTES,
+    request_fields,
+    request_from_row,
+    sniff_image_type,
+)
 
 # -- the guide's two example bodies ---------------------------------------------------------
 
@@ -627,3 +633,45 @@ def test_home_relative_paths_are_expanded(tmp_path: Path, monkeypatch: pytest.Mo
     write_png(tmp_path / "me.png")
     assert kn.ImageToVideo("~/me.png").local_image == tmp_path / "me.png"
     assert kn.ImageToVideo(os.path.join("~", "me.png")).local_image == tmp_path / "me.png"
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        kn.TextToVideo("a kite", mode="pro", aspect_ratio="1:1", extra={"CfgScale": 0.5}),
+        kn.ImageToVideo("https://h.example/a.png", "a kite", model="kling-v2-6", duration=10),
+        kn.OmniVideo("a kite", first_frame="https://h.example/f.webp", aspect_ratio="9:16"),
+        kn.OmniVideo("a kite"),
+    ],
+    ids=["text2video", "image2video", "omni-first-frame", "omni"],
+)
+def test_a_ledger_row_rebuilds_the_same_request(request_: kn.Request) -> None:
+    row = {**request_fields(request_), "request": request_.to_body()}
+    assert request_from_row(row) == request_
+
+
+def test_a_row_whose_image_was_not_uploaded_yet_rebuilds_from_the_local_path(
+    png_path: Path,
+) -> None:
+    request_ = kn.ImageToVideo(png_path, "a kite")
+    assert request_from_row({**request_fields(request_), "request": None}) == request_
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"route": "image2video", "image": None}, "image"), ({"route": "list"}, "route")],
+)
+def test_a_row_that_cannot_be_a_request_is_refused(change: dict[str, Any], field: str) -> None:
+    row = {**request_fields(kn.TextToVideo("a kite")), "request": None, **change}
+    with pytest.raises(ValidationError, match=field):
+        request_from_row(row)
+
+
+def test_only_requests_with_an_image_take_an_uploaded_url(png_path: Path) -> None:
+    with pytest.raises(ValidationError, match="no image on a text2video request"):
+        kn.TextToVideo("a kite").with_image_url("https://media.example/u.png")
+    omni = kn.OmniVideo("a kite", first_frame=png_path)
+    assert omni.local_image == png_path
+    uploaded = omni.with_image_url("https://media.example/u.png")
+    assert uploaded.local_image is None
+    assert uploaded.to_body()["ImageList"][0]["ImageUrl"] == "https://media.example/u.png"

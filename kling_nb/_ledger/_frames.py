@@ -105,9 +105,10 @@ def _copied(value: object) -> object:
 def _shape(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
-    created = frame["created_at"]
-    running = frame["running_at"]
-    finished = frame["finished_at"]
+    # pandas 2 keeps a column of only None as object dtype, which .round() refuses.
+    created, running, finished = (
+        pd.to_numeric(frame[name]) for name in ("created_at", "running_at", "finished_at")
+    )
     frame["queued_s"] = (running.fillna(finished) - created).round(3)
     frame["running_s"] = (finished - running).round(3)
     frame["total_s"] = (finished - created).round(3)

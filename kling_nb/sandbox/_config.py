@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from .._pricing import SANDBOX_RATES
 from ._faults import Faults
 
 __all__ = [
@@ -26,13 +25,13 @@ __all__ = [
 NANO: Final = 1_000_000_000
 """Balances and prices are integers in nano-credits (1 credit = 10**9 nano)."""
 
-PRICE_NANO_PER_SECOND: Final[Mapping[str, int]] = {
-    mode: round(credits * NANO) for mode, credits in SANDBOX_RATES.items()
-}
+PRICE_NANO_PER_SECOND: Final[Mapping[str, int]] = {"std": 70_000_000, "pro": 112_000_000}
 """The sandbox's price table: nano-credits per generated second, by Mode, for every model.
 
 WorldRouter publishes no Kling price (contract.md assumption 6); these numbers only make
-billing visible. A 5 s std video costs 0.35 credit, a 10 s pro video 1.12 credits.
+billing visible. A 5 s std video costs 0.35 credit, a 10 s pro video 1.12 credits. The sandbox
+plays the server, so it owns its prices; the client's placeholder rate card
+(`kling_nb._pricing.SANDBOX_RATES`) mirrors them, and a test keeps the two equal.
 """
 
 DEFAULT_TIME_SCALE: Final = 0.04

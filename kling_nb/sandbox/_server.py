@@ -153,6 +153,21 @@ class Sandbox:
     ) -> None:
         self.stop()
 
+    @staticmethod
+    def prepare_state_dir(folder: str | Path) -> Path:
+        """Create `folder` for the sandbox's own state files and return it.
+
+        It gets a `.gitignore` containing `*` (unless it has one), so a state folder made
+        inside a user's repository is never left there untracked. Use it only for a folder
+        that holds nothing but sandbox state.
+        """
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        ignore = path / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# kling_nb sandbox state: never commit it\n*\n", encoding="utf-8")
+        return path
+
     # -- what callers need -----------------------------------------------------------------
 
     @property

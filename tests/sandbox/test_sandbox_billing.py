@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from kling_nb._pricing import DEFAULT_RATES, SANDBOX_RATES
 from kling_nb.sandbox import NANO, PRICE_NANO_PER_SECOND, Faults
 
 from ._sandbox_helpers import TEAM, create, i2v, t2v, wait_terminal
@@ -19,6 +20,15 @@ def team_balance(sandbox: Any, team: str = "team-sandbox") -> dict[str, int]:
 def test_price_table_is_per_second_by_mode() -> None:
     assert PRICE_NANO_PER_SECOND["pro"] > PRICE_NANO_PER_SECOND["std"] > 0
     assert all(isinstance(v, int) for v in PRICE_NANO_PER_SECOND.values())
+
+
+def test_the_placeholder_rate_card_mirrors_the_sandbox_prices() -> None:
+    # The sandbox owns its prices (it may not import the studio layer); the client's default
+    # card repeats them so estimates match what the embedded sandbox bills.
+    assert {mode: round(rate * NANO) for mode, rate in SANDBOX_RATES.items()} == dict(
+        PRICE_NANO_PER_SECOND
+    )
+    assert {mode for _, mode in DEFAULT_RATES} == set(PRICE_NANO_PER_SECOND)
 
 
 async def test_hold_at_create_then_charge_on_success(make_sandbox: Any) -> None:

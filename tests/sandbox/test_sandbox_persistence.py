@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -92,7 +93,28 @@ def test_a_restart_tops_up_a_nearly_spent_demo_team(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     credit = 4 * NANO
     with Sandbox(state_path=state, team_credit_nano=credit) as first:
-        first.state._balances["team-sandbox"] = NANO // 2  # spent most of it
-        first.state._store.put_balances(first.state._balances)
+        first.state._billing.balances["team-sandbox"] = NANO // 2  # spent most of it
+        first.state._store.put_balances(first.state._billing.balances)
     with Sandbox(state_path=state, team_credit_nano=credit) as again:
         assert again.stats()["balances"]["team-sandbox"]["balance_nano"] == credit
+
+
+def test_a_prepared_state_folder_is_never_left_untracked_in_a_repo(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "notes.txt").write_text("mine\n")
+    folder = Sandbox.prepare_state_dir(tmp_path / ".kling_sandbox")
+    with Sandbox(time_scale=0, state_path=folder / "state.sqlite"):
+        pass
+    assert (folder / "state.sqlite").exists()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status.splitlines() == ["?? notes.txt"]
+    # A second call keeps what is there (a user may have edited the .gitignore).
+    (folder / ".gitignore").write_text("*\n!keep.txt\n")
+    Sandbox.prepare_state_dir(folder)
+    assert (folder / ".gitignore").read_text() == "*\n!keep.txt\n"

@@ -151,14 +151,16 @@ def test_works_under_nest_asyncio_like_a_notebook() -> None:
     assert result.stdout.strip() == "ok"
 
 
-async def test_index_and_stats_routes(http: httpx.AsyncClient, sandbox: Sandbox) -> None:
-    index = (await http.get("/")).json()
-    assert index["base_url"] == sandbox.base_url
-    assert set(index["keys"]) == set(KEYS)
-    await create(http, "text2video", t2v())
-    stats = (await http.get("/_sandbox/stats")).json()
+async def test_index_and_stats_routes(frozen: Sandbox) -> None:
+    # Frozen: the task stays queued, so the two snapshots cannot differ by a status change.
+    async with httpx.AsyncClient(base_url=frozen.base_url) as http:
+        index = (await http.get("/")).json()
+        assert index["base_url"] == frozen.base_url
+        assert set(index["keys"]) == set(KEYS)
+        await create(http, "text2video", t2v())
+        stats = (await http.get("/_sandbox/stats")).json()
     assert stats["tasks"] == 1
-    assert stats == {**sandbox.stats(), "responses": stats["responses"]}
+    assert stats == {**frozen.stats(), "responses": stats["responses"]}
 
 
 async def test_every_response_has_a_request_id(http: httpx.AsyncClient, sandbox: Sandbox) -> None:

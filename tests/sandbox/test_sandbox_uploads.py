@@ -206,7 +206,7 @@ async def test_expired_upload_url_fails(make_sandbox: Any) -> None:
     sandbox = make_sandbox()
     async with httpx.AsyncClient(base_url=sandbox.base_url) as http:
         url = (await upload(http, image_bytes("PNG"), "a.png", "image/png")).json()["url"]
-        record = next(iter(sandbox.state._uploads.values()))[0]
+        record = next(iter(sandbox.state._uploads.records.values()))[0]
         object.__setattr__(record, "expires_at", int(sandbox.state.now()) - 1)
         response = await http.get(url)
         assert_problem(response, 403, "request_expired", PermissionDeniedError)

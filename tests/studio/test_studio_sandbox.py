@@ -53,6 +53,7 @@ def test_jobs_run_on_a_private_loop_outside_a_kernel(sandbox: Sandbox, tmp_path:
         assert len(row["video_sha256"]) == 64
 
 
+@pytest.mark.slow
 async def test_submit_returns_at_once_while_status_reads_are_slow(tmp_path: Path) -> None:
     faults = Faults(status_slow=1.0, slow_seconds=1.5)
     with Sandbox(time_scale=0.01, faults=faults) as sb:
@@ -71,6 +72,7 @@ async def test_submit_returns_at_once_while_status_reads_are_slow(tmp_path: Path
             await asyncio.to_thread(studio.close)
 
 
+@pytest.mark.slow
 def test_six_jobs_under_a_cap_of_two(sandbox: Sandbox, tmp_path: Path) -> None:
     with make_studio(sandbox, tmp_path, max_in_flight=2) as studio:
         jobs = [studio.submit(kn.TextToVideo(f"fox number {i}")) for i in range(6)]
@@ -81,6 +83,7 @@ def test_six_jobs_under_a_cap_of_two(sandbox: Sandbox, tmp_path: Path) -> None:
         assert creates(sandbox) == 6
 
 
+@pytest.mark.slow
 def test_server_pending_cap_queues_instead_of_failing(tmp_path: Path) -> None:
     with (
         Sandbox(time_scale=0.01, pending_cap=2) as sb,
@@ -99,6 +102,7 @@ def test_server_pending_cap_queues_instead_of_failing(tmp_path: Path) -> None:
         assert (events["kind"] == "pending_cap").sum() == stats["too_many_pending"]
 
 
+@pytest.mark.slow
 def test_closed_studio_resumes_with_zero_new_creates(sandbox: Sandbox, tmp_path: Path) -> None:
     studio = make_studio(sandbox, tmp_path, max_in_flight=4)
     jobs = [studio.submit(kn.TextToVideo(f"river {i}", duration=10)) for i in range(6)]
@@ -123,6 +127,7 @@ def test_closed_studio_resumes_with_zero_new_creates(sandbox: Sandbox, tmp_path:
         assert all(mp4_ok(Path(p)) for p in frame["video_path"])
 
 
+@pytest.mark.slow
 def test_thirty_percent_status_faults_still_complete(tmp_path: Path) -> None:
     faults = Faults(status_5xx=0.15, status_reset=0.1, status_slow=0.05, slow_seconds=0.3, seed=7)
     with (
@@ -166,6 +171,7 @@ def test_rejections_end_the_job_with_the_servers_words(sandbox: Sandbox, tmp_pat
         assert "sk-sandbox-broke" not in json.dumps(row)
 
 
+@pytest.mark.slow
 def test_failed_and_expired_tasks(tmp_path: Path) -> None:
     with (
         Sandbox(time_scale=0.01, faults=Faults(task_fail=0.5, task_expire=0.5, seed=3)) as sb,
@@ -247,6 +253,7 @@ def test_cancel_stops_locally(sandbox: Sandbox, tmp_path: Path) -> None:
         assert not job.cancel()
 
 
+@pytest.mark.slow
 def test_budget_refuses_before_anything_is_sent(sandbox: Sandbox, tmp_path: Path) -> None:
     with make_studio(sandbox, tmp_path, budget=1.0) as studio:
         assert studio.estimate(kn.TextToVideo("x", mode="pro", duration=10)) == pytest.approx(1.12)
@@ -259,6 +266,7 @@ def test_budget_refuses_before_anything_is_sent(sandbox: Sandbox, tmp_path: Path
     assert creates(sandbox) == 1
 
 
+@pytest.mark.slow
 def test_ledger_views(sandbox: Sandbox, tmp_path: Path) -> None:
     with make_studio(sandbox, tmp_path) as studio:
         jobs = studio.sweep(["fox in snow", "fox in snow, golden hour"], modes=["std", "pro"])

@@ -9,7 +9,7 @@ import pytest
 from _widget_helpers import snapshot
 
 import kling_nb as kn
-from kling_nb import _errors, _jobs, _studio
+from kling_nb import _errors
 from kling_nb._render import job_card_html, plain_error
 from kling_nb._render._errors import _BY_TYPE
 
@@ -82,10 +82,10 @@ def test_402_card_shows_words_over_the_raw_text() -> None:
         (kn.ServerError("down", status_code=503), "server error (5xx)"),
         (kn.APITimeoutError("slow"), "did not answer in time"),
         (
-            _studio.CreateOutcomeUnknownError("no answer"),
+            _errors.CreateOutcomeUnknownError("no answer"),
             "may have been created without an answer: it was not re-sent",
         ),
-        (_jobs.JobStoppedError("stopped"), "Stopped locally (job.cancel())"),
+        (_errors.JobStoppedError("stopped"), "Stopped locally (job.cancel())"),
     ],
 )
 def test_each_error_type_has_its_words(exc: BaseException, words: str) -> None:

@@ -11,11 +11,11 @@ most unseen pairs wins first). Ties in utility break at random, and the display 
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-from scipy.special import ndtr
 
 from ._model import FloatArray, Posterior, Strength, Vote, fit_posterior
 
@@ -45,6 +45,15 @@ def _moments(
     return mean, np.diag([strengths[item].sd ** 2 for item in items])
 
 
+_ERFC = np.vectorize(math.erfc, otypes=[float])
+
+
+def _ndtr(z: FloatArray) -> FloatArray:
+    """The standard normal CDF, elementwise."""
+    out: FloatArray = 0.5 * _ERFC(-z / math.sqrt(2.0))
+    return out
+
+
 def pair_utility(mean: FloatArray, cov: FloatArray) -> FloatArray:
     """`U[i, j]`: how much one more vote on i and j lowers the chance they are misordered.
 
@@ -59,7 +68,7 @@ def pair_utility(mean: FloatArray, cov: FloatArray) -> FloatArray:
     prob = 1.0 / (1.0 + np.exp(-gap))
     after2 = 1.0 / (1.0 / spread2 + prob * (1.0 - prob))
     utility: FloatArray = np.asarray(
-        ndtr(-gap / np.sqrt(spread2)) - ndtr(-gap / np.sqrt(after2)), dtype=float
+        _ndtr(-gap / np.sqrt(spread2)) - _ndtr(-gap / np.sqrt(after2)), dtype=float
     )
     np.fill_diagonal(utility, -1.0)
     return utility
@@ -88,11 +97,13 @@ def next_matchup(
     *,
     rng: random.Random,
     strengths: Posterior | Mapping[str, Strength] | None = None,
+    skipped: Iterable[Sequence[str]] = (),
 ) -> tuple[str, ...]:
     """The next `k` items to show, in random display order (see the module docstring).
 
     `strengths` is the current fit (a `Posterior` uses the full covariance; a mapping of
-    `Strength` uses each interval alone); without it the votes are fitted here.
+    `Strength` uses each interval alone); without it the votes are fitted here. Pairs in
+    `skipped` match-ups count as seen, so a skipped match-up does not come straight back.
     """
     names = list(dict.fromkeys(items))
     if not 2 <= k <= len(names):
@@ -101,6 +112,10 @@ def next_matchup(
     mean, cov = _moments(names, posterior)
     utility = pair_utility(mean, cov)
     counts = pair_counts(votes)
+    for match in skipped:
+        for first, second in itertools.combinations(match, 2):
+            seen = frozenset((first, second))
+            counts[seen] = counts.get(seen, 0) + 1
     n = len(names)
     fresh = np.zeros((n, n))
     for i, j in itertools.combinations(range(n), 2):

@@ -1,0 +1,251 @@
+"""`JudgeWidget`: blind k-wise preference votes on finished videos, one match-up at a time.
+
+Blindness is the caller's part as much as the widget's: the widget shows only the labels "A",
+"B", ... and each item's `video_src`/`poster`, so those must be opaque (a blind copy such as
+`kling_outputs/.judge/3f9a1c.mp4`, not the job's own file name); with `blind=True` the
+widget refuses a source that contains the item's id or one of its job ids. The identities
+(`reveal`) appear only after the vote, and leave the page with the next match-up.
+
+Keys: ipywidgets sends no key events, and a `<script>` inside an HTML widget does not run in
+JupyterLab, so the buttons are the interface. A front end that does pass keys calls
+`press(key)`: "1".."k" pick an item, "0" or "t" is a tie, "s" skips, "n" or Enter moves on
+(for example with the `ipyevents` package: `Event(source=w, watched_events=["keydown"])`
+with a handler calling `w.press(event["key"])`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ipywidgets as widgets
+
+from .._judging import Vote, next_matchup, pair_counts
+from .._render import grid_controls_html
+from .._render_judge import (
+    JudgeCell,
+    judge_label,
+    judge_progress_html,
+    judge_view_html,
+)
+from ._display import StaticCopy, hider, html_output, show_widget
+
+__all__ = ["JudgeItem", "JudgeWidget"]
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    """One video to judge.
+
+    `item_id` is what a `Vote` records in `shown`/`choice` (the job id, as a rule); `job_ids`
+    are the ledger jobs it stands for; `video_src` and `poster` are what the page loads (opaque
+    names when judging blind); `reveal` is shown after the vote (prompt, model, mode, cost...).
+    """
+
+    item_id: str
+    job_ids: tuple[str, ...]
+    video_src: str
+    poster: str | None = None
+    reveal: Mapping[str, str] = field(default_factory=dict)
+
+
+def _check_blind(items: Sequence[JudgeItem]) -> None:
+    for item in items:
+        names = {item.item_id, *item.job_ids} - {""}
+        for src in (item.video_src, item.poster or ""):
+            leaked = [name for name in names if name in src]
+            if leaked:
+                raise ValueError(
+                    f"blind judging: a video source names {leaked[0]!r}; serve an opaque copy"
+                )
+
+
+Phase = Literal["vote", "revealed", "done"]
+
+
+class JudgeWidget(widgets.VBox):  # type: ignore[misc]
+    """k finished videos side by side in random order; vote for the best, tie, or skip.
+
+    Each vote calls `record(Vote)` once; the next match-up comes from `next_matchup` over the
+    earlier votes (`history`) and this session's. `rounds` votes (skips not counted) end it.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[JudgeItem],
+        *,
+        k: int = 2,
+        blind: bool = True,
+        rater: str | None = None,
+        rounds: int | None = None,
+        record: Callable[[Vote], None],
+        rng: random.Random | None = None,
+        history: Sequence[Vote] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(layout=widgets.Layout(max_width="1200px"))
+        self.items = {item.item_id: item for item in items}
+        if not 2 <= k <= len(self.items):
+            raise ValueError(f"k={k}: need at least k distinct items, and k >= 2")
+        if blind:
+            _check_blind(items)
+        self.k, self.blind, self.rater, self.rounds = k, blind, rater, rounds
+        self._record, self._clock = record, clock
+        self._rng = rng or random.Random()
+        self.votes: list[Vote] = list(history)
+        self.session_votes = 0
+        self.skipped: list[tuple[str, ...]] = []
+        self.current: tuple[str, ...] = ()
+        self.phase: Phase = "vote"
+        self._last: Vote | None = None
+        self.static = StaticCopy(self.model_id, self.static_html)
+        css_class = f"kn-judge-{self.model_id}"
+        self.add_class(css_class)
+        self._progress = widgets.HTML()
+        self._view = widgets.Output(layout=widgets.Layout(min_width="0"))
+        self._view_text = ""
+        self._pick = [
+            widgets.Button(description=f"{judge_label(i)} is better", tooltip=f"key {i + 1}")
+            for i in range(k)
+        ]
+        for index, button in enumerate(self._pick):
+            button.on_click(lambda _b, index=index: self.choose(index))
+        self._tie = widgets.Button(description="tie", tooltip="key 0")
+        self._skip = widgets.Button(description="skip", tooltip="key s")
+        self._next = widgets.Button(description="next match-up →", button_style="primary")
+        self._tie.on_click(lambda _b: self.tie())
+        self._skip.on_click(lambda _b: self.skip())
+        self._next.on_click(lambda _b: self.advance())
+        buttons = widgets.HBox([*self._pick, self._tie, self._skip, self._next])
+        controls = widgets.HTML(grid_controls_html("." + css_class))
+        self.children = (hider(self.model_id), self._progress, controls, self._view, buttons)
+        self.advance()
+
+    def __repr__(self) -> str:
+        return f"<JudgeWidget k={self.k} {self.session_votes} votes, {self.phase}>"
+
+    @property
+    def view_html(self) -> str:
+        """The HTML of the videos (and, once revealed, their identities)."""
+        return self._view_text
+
+    @property
+    def progress_html(self) -> str:
+        """The progress line."""
+        return str(self._progress.value)
+
+    def static_html(self) -> str:
+        """What a saved notebook shows: the progress line (never an unrevealed match-up)."""
+        return self._progress_text("judge widget: run the cell with a live kernel to vote")
+
+    def _progress_text(self, note: str) -> str:
+        ids = list(self.items)
+        seen = sum(1 for n in pair_counts(self.votes).values() if n)
+        total = len(ids) * (len(ids) - 1) // 2
+        return judge_progress_html(
+            votes=self.session_votes,
+            rounds=self.rounds,
+            skipped=len(self.skipped),
+            pairs_seen=min(seen, total),
+            pairs_total=total,
+            note=note,
+        )
+
+    def _render(self, *, chosen: int | None = None, tie: bool = False) -> None:
+        show = self.phase == "revealed" or not self.blind
+        cells = [
+            JudgeCell(
+                self.items[item].video_src,
+                self.items[item].poster,
+                dict(self.items[item].reveal) if show else None,
+            )
+            for item in self.current
+        ]
+        text = judge_view_html(cells, chosen=chosen, tie=tie) if cells else ""
+        if text != self._view_text:
+            self._view_text = text
+            self._view.outputs = (html_output(text),) if text else ()
+        voting = self.phase == "vote"
+        for button in (*self._pick, self._tie, self._skip):
+            button.disabled = not voting
+            button.layout.display = None if voting else "none"
+        self._next.layout.display = None if self.phase == "revealed" else "none"
+        notes = {"vote": "which is better?", "revealed": "revealed", "done": "done"}
+        self._progress.value = self._progress_text(notes[self.phase])
+        self.static.refresh()
+
+    def advance(self) -> None:
+        """Show the next match-up (or end when `rounds` votes are in)."""
+        if self.rounds is not None and self.session_votes >= self.rounds:
+            self.phase, self.current = "done", ()
+        else:
+            self.phase = "vote"
+            self.current = next_matchup(
+                list(self.items), self.votes, self.k, rng=self._rng, skipped=self.skipped
+            )
+        self._render()
+
+    def _cast(self, choice: str | None, tie: bool) -> Vote | None:
+        if self.phase != "vote":
+            return None
+        vote = Vote(self._clock(), self.rater, self.current, choice, tie)
+        self._record(vote)
+        self.votes.append(vote)
+        self.session_votes += 1
+        self._last = vote
+        self.phase = "revealed"
+        index = self.current.index(choice) if choice is not None else None
+        self._render(chosen=index, tie=tie)
+        return vote
+
+    def choose(self, index: int) -> Vote | None:
+        """Vote for the item shown at `index` (0 is "A"); returns the Vote recorded."""
+        if not 0 <= index < len(self.current):
+            raise IndexError(f"no item {index} in this match-up")
+        return self._cast(self.current[index], False)
+
+    def tie(self) -> Vote | None:
+        """Vote that the shown items are equally good; returns the Vote recorded."""
+        return self._cast(None, True)
+
+    def skip(self) -> None:
+        """Skip this match-up (nothing recorded) and show another."""
+        if self.phase == "vote":
+            self.skipped.append(self.current)
+            self.advance()
+
+    def press(self, key: str) -> Any:
+        """Act on a key a front end passed: 1..k, 0/t tie, s skip, n/Enter next."""
+        lowered = key.lower()
+        if lowered.isdigit() and lowered != "0":
+            index = int(lowered) - 1
+            return self.choose(index) if index < len(self.current) else None
+        actions: dict[str, Callable[[], Any]] = {
+            "0": self.tie,
+            "t": self.tie,
+            "s": self.skip,
+            "n": self.advance_if_revealed,
+            "enter": self.advance_if_revealed,
+        }
+        action = actions.get(lowered)
+        return action() if action is not None else None
+
+    def advance_if_revealed(self) -> None:
+        """`advance()` after a vote; nothing while a match-up waits for its vote."""
+        if self.phase == "revealed":
+            self.advance()
+
+    def close(self) -> None:
+        """Close the widget and its children."""
+        for child in itertools.chain(
+            self.children, self._pick, (self._tie, self._skip, self._next)
+        ):
+            child.close()
+        super().close()
+
+    def _ipython_display_(self) -> None:
+        show_widget(self)

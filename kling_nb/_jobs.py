@@ -373,7 +373,7 @@ class Job:
             "video_path": str(self.video_path) if self.video_path else None,
             "poster": str(self.poster) if self.poster else None,
             "filmstrip": str(self.filmstrip) if self.filmstrip else None,
-            "error": error.get("error_message"),
+            "error": (str(self.error) or type(self.error).__name__) if self.error else None,
             "error_type": error.get("error_type"),
             "error_status": error.get("error_status"),
             "error_code": error.get("error_code"),

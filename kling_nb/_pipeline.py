@@ -43,6 +43,8 @@ __all__ = ["Context", "LeaseLostError", "drive"]
 
 log = logging.getLogger("kling_nb")
 
+RETRY_INITIAL: Final = 1.0
+"""First backoff (seconds) before a create is sent again (424, provably unsent)."""
 CLOSE_GRACE: Final = 5.0
 """Seconds a create already on the wire may take to answer when the Studio closes."""
 
@@ -121,8 +123,11 @@ async def _create(job: Job, ctx: Context) -> bool:
             await ctx.slots.release()
             raise
         except Exception as exc:
+            mark = ctx.slots.ended  # before any await: a task ending from now on is room
             await ctx.slots.release()
-            if not await _after_refusal(job, ctx, exc, tries):
+            if isinstance(exc, TooManyPendingTasksError):
+                ctx.slots.note_cap()  # at once, before other queued jobs take the slot
+            if not await _after_refusal(job, ctx, exc, tries, mark):
                 return False
             continue
         await _created(job, ctx, task)
@@ -188,7 +193,9 @@ async def _answer_of(send: asyncio.Future[Task]) -> Task | None:
     return None
 
 
-async def _after_refusal(job: Job, ctx: Context, exc: Exception, tries: dict[str, int]) -> bool:
+async def _after_refusal(
+    job: Job, ctx: Context, exc: Exception, tries: dict[str, int], mark: int
+) -> bool:
     """Act on a create that failed: True to try again, False when the job has ended."""
     if isinstance(exc, APIConnectionError) and exc.sent is False:
         kind = "unsent"
@@ -213,13 +220,11 @@ async def _after_refusal(job: Job, ctx: Context, exc: Exception, tries: dict[str
         Event.REQUEUE, detail={"why": kind, "message": detail}, create_state="pending"
     )
     if decision is CreateDecision.WAIT_SLOT:
-        ctx.slots.note_cap()
         retry_after = getattr(exc, "retry_after", None)
-        await ctx.slots.wait_release(
-            retry_after or backoff_delay(tries[kind], initial=1.0, cap=30.0)
-        )
+        wait = retry_after or backoff_delay(tries[kind], initial=1.0, cap=30.0)
+        await ctx.slots.wait_release(wait, since=mark)
     else:
-        await asyncio.sleep(backoff_delay(tries[kind] - 1, initial=1.0, cap=16.0))
+        await asyncio.sleep(backoff_delay(tries[kind] - 1, initial=RETRY_INITIAL, cap=16.0))
     return True
 
 

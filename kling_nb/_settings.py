@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import secrets
+import socket
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +25,44 @@ __all__ = [
     "check_tags",
     "embedded_sandbox",
     "key_fingerprint",
+    "new_owner_id",
+    "owner_is_dead",
 ]
+
+
+def new_owner_id() -> str:
+    """An id for one Studio: host and process (to tell a dead local owner), plus a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner_is_dead(owner: object) -> bool:
+    """True when `owner` is a Studio of a process on this host that no longer exists.
+
+    A crashed kernel's leases would otherwise hold its jobs until they expire; a process that
+    is gone drives nothing, so its jobs are free at once. Owners elsewhere, or ids of another
+    shape, are never judged dead here (their leases expire instead).
+    """
+    if not isinstance(owner, str) or owner.count(":") != 2:
+        return False
+    host, pid, _ = owner.split(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (owned by another user, say)
+        return False
+    return _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers kill(pid, 0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def key_fingerprint(key: str) -> str:

@@ -52,14 +52,15 @@ class Slots:
         """The server refused a create (429): hold the limit to the slots in use now."""
         self.limit = max(min(self.limit, self.used), 1)
 
-    async def wait_release(self, timeout: float) -> None:
+    async def wait_release(self, timeout: float, *, since: int | None = None) -> None:
         """Return when a created task has ended (room under the cap), or after `timeout` seconds.
 
         Only an ended task counts: a slot freed by another create's 429 would wake every
-        waiter into another 429 at once (bench/sweep.py: 34,712 429s for 200 jobs).
+        waiter into another 429 at once (bench/sweep.py: 34,712 429s for 200 jobs). `since`
+        is the `ended` count when the 429 came: a task that ended meanwhile counts.
         """
         async with self._changed:
-            seen = self.ended
+            seen = self.ended if since is None else since
             # asyncio.TimeoutError is only an alias of TimeoutError from Python 3.11 on.
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait_for(lambda: self.ended != seen), timeout)

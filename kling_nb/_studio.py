@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._client import ENV_BASE_URL, ENV_KEY, AsyncClient
 from ._errors import CreateOutcomeUnknownError, KlingError, ValidationError
 from ._jobs import Job
-from ._ledger import Ledger, LedgerError
+from ._ledger import Claim, Ledger, LedgerError
 from ._loop import Runner
 from ._pipeline import Context, LeaseLostError, drive
 from ._pricing import RateCard
@@ -28,6 +28,8 @@ from ._settings import (
     check_tags,
     embedded_sandbox,
     key_fingerprint,
+    new_owner_id,
+    owner_is_dead,
 )
 from ._slots import Slots
 from ._states import Event, JobState
@@ -90,7 +92,7 @@ class Studio:
         self.client = AsyncClient(key, base_url=base, transport=transport)
         self.endpoint = SANDBOX_ENDPOINT if self.sandbox else self.client.base_url
         self.key_fp = key_fingerprint((key or "").strip())
-        self.id = f"studio-{secrets.token_hex(6)}"
+        self.id = new_owner_id()
         self.log = Ledger(self.root / "kling_runs.sqlite")
         self.jobs: dict[str, Job] = {}
         self.last_resume: ResumeReport | None = None
@@ -340,13 +342,13 @@ class Studio:
         again = [job for job in list(self.jobs.values()) if job.state.parked]
         for job in again:
             self._reattach(job, self.log.row(job.job_id) or job.ledger_fields())
-        claim = self.log.claim(
-            self.id,
-            endpoint=self.endpoint,
-            key_fp=self.key_fp,
-            lease_s=LEASE_SECONDS,
-            legacy_endpoint=SANDBOX_ENDPOINT if self.sandbox else None,
-        )
+        claim = self._claim()
+        dead = {row.get("owner") for row in claim.held if owner_is_dead(row.get("owner"))}
+        if dead:  # a crashed kernel on this machine: its jobs are free now, not in a minute
+            for owner in dead:
+                self.log.release(str(owner))
+            more = self._claim()
+            claim = Claim(claim.claimed + more.claimed, claim.other_settings, more.held)
         self.last_resume = report = ResumeReport.of(claim, self.endpoint)
         attached: list[Job] = []
         for row in claim.claimed:
@@ -357,6 +359,15 @@ class Studio:
         if report.note:
             print(f"kling_nb: {report.note}")
         return again + attached
+
+    def _claim(self) -> Claim:
+        return self.log.claim(
+            self.id,
+            endpoint=self.endpoint,
+            key_fp=self.key_fp,
+            lease_s=LEASE_SECONDS,
+            legacy_endpoint=SANDBOX_ENDPOINT if self.sandbox else None,
+        )
 
     def _reattach(self, job: Job, row: Mapping[str, Any]) -> None:
         event, fields = plan_resume(row, now=time.time(), timeout=self.timeout)

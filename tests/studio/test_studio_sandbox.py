@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import kling_nb as kn
-from kling_nb import _studio
+from kling_nb import _pipeline
 from kling_nb.sandbox import Faults, Sandbox
 
 KEY = "sk-sandbox-team"
@@ -99,7 +99,8 @@ def test_server_pending_cap_queues_instead_of_failing(tmp_path: Path) -> None:
         assert stats["too_many_pending"] <= len(jobs)
         assert creates(sb) == 6  # ...and every job was created exactly once
         events = studio.log.events()
-        assert (events["kind"] == "pending_cap").sum() == stats["too_many_pending"]
+        requeued = events[events["kind"] == "requeue"]["detail"]
+        assert sum(d["why"] == "slot" for d in requeued) == stats["too_many_pending"]
 
 
 @pytest.mark.slow
@@ -144,7 +145,7 @@ def test_thirty_percent_status_faults_still_complete(tmp_path: Path) -> None:
 def test_upstream_424_is_retried_then_fails_with_the_upstream_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_studio, "RETRY_INITIAL", 0.05)
+    monkeypatch.setattr(_pipeline, "RETRY_INITIAL", 0.05)
     with (
         Sandbox(time_scale=0.01, faults=Faults(upstream_424=1.0)) as sb,
         make_studio(sb, tmp_path) as studio,
@@ -154,7 +155,7 @@ def test_upstream_424_is_retried_then_fails_with_the_upstream_message(
             job.result(timeout=60)
         assert job.status == "error"
         assert info.value.upstream_status is not None
-        attempts = (studio.log.events(job.job_id)["kind"] == "create_sent").sum()
+        attempts = (studio.log.events(job.job_id)["kind"] == "send").sum()
         assert attempts == 4  # the first try and three retries: 424 means nothing was created
         assert creates(sb) == 0
 
@@ -167,7 +168,8 @@ def test_rejections_end_the_job_with_the_servers_words(sandbox: Sandbox, tmp_pat
         assert job.status == "error"
         row = s.log.row(job.job_id)
         assert row is not None
-        assert "kling_balance_too_low" in row["error"]
+        assert row["error_code"] == "kling_balance_too_low"
+        assert row["error_type"] == "InsufficientBalanceError"
         assert "sk-sandbox-broke" not in json.dumps(row)
 
 
@@ -288,7 +290,7 @@ def test_ledger_views(sandbox: Sandbox, tmp_path: Path) -> None:
         assert ("cost_estimate", "kling-v3", "pro", 5) in pivot.columns
         kinds = list(studio.log.events(jobs[0].job_id)["kind"])
         assert kinds[0] == "submitted"
-        assert kinds[-2:] == ["downloaded", "succeeded"]
+        assert kinds[-2:] == ["status_succeeded", "downloaded"]
         assert "created" in kinds
         csv = studio.log.to_csv(tmp_path / "runs.csv")
         parquet = studio.log.to_parquet(tmp_path / "runs.parquet")

@@ -151,7 +151,6 @@ def test_timeout_invalid_response_and_task_failed() -> None:
 
 
 def test_every_named_type_is_a_real_exception_class() -> None:
-    modules = (_errors, _studio, _jobs)
+    modules = (_errors,)
     known = {name for name in _BY_TYPE if any(hasattr(m, name) for m in modules)}
-    # The new job core adds these two; every other name must match a class that exists now.
-    assert set(_BY_TYPE) - known <= {"DownloadError", "InvalidResponseError"}
+    assert set(_BY_TYPE) == known

@@ -33,17 +33,20 @@ def test_card_follows_the_job_through_its_states(studio: kn.Studio, tmp_path: Pa
     assert "waiting for a free slot" in card.status_html
     assert len(body_items(card)) == 1
 
-    job.status, job.created_at = "queued", time.time()
+    put(job, "queued")
+    job.created_at = time.time()
     job.changed()
     assert ">queued<" in card.status_html
     assert "ETA ~" in card.status_html
 
-    job.status, job.running_at = "running", time.time()
+    put(job, "running")
+    job.running_at = time.time()
     job.changed()
     assert ">running<" in card.status_html
 
     job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
-    job.status, job.finished_at = "succeeded", time.time()
+    put(job, "succeeded")
+    job.finished_at = time.time()
     job.changed()
     assert ">succeeded<" in card.status_html
     assert video_srcs(card.body_html) == ["kling_outputs/job-1.mp4"]
@@ -55,13 +58,11 @@ def test_card_follows_the_job_through_its_states(studio: kn.Studio, tmp_path: Pa
 def test_card_shows_a_402_in_words(studio: kn.Studio) -> None:
     job = make_job(studio, "waiting")
     card = JobCard(job, tick=0)
-    job.status, job.error = (
-        "error",
-        kn.InsufficientBalanceError(
-            "team balance too low (team balance too low: needs 350000000, has 0)",
-            status_code=402,
-            code="kling_balance_too_low",
-        ),
+    put(job, "error")
+    job.error = kn.InsufficientBalanceError(
+        "team balance too low (team balance too low: needs 350000000, has 0)",
+        status_code=402,
+        code="kling_balance_too_low",
     )
     job.changed()
     assert "team balance too low: needs 350000000, has 0" in card.body_html
@@ -87,7 +88,8 @@ def test_timer_refreshes_elapsed_then_stops_with_the_job(studio: kn.Studio) -> N
     seen = card.status_html
     wait_for(lambda: card.status_html != seen)  # elapsed moved without any job change
 
-    job.status, job.finished_at = "failed", time.time()
+    put(job, "failed")
+    job.finished_at = time.time()
     job.changed()
     wait_for(lambda: not card.timer_running)
 
@@ -141,7 +143,8 @@ def test_static_copy_follows_state_changes_but_not_ticks(
     card.update(tick_only=True)
     assert len(published) == 2
     job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
-    job.status, job.finished_at = "succeeded", time.time()
+    put(job, "succeeded")
+    job.finished_at = time.time()
     job.changed()
     update = published[-1]
     assert update["update"]
@@ -158,7 +161,8 @@ def test_job_ipython_display_goes_through_show_job_in_a_real_shell(
     with capture_output() as captured:
         shell.display_formatter.format(job)  # IPython calls job._ipython_display_()
         job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
-        job.status, job.finished_at = "succeeded", time.time()
+        put(job, "succeeded")
+        job.finished_at = time.time()
         job.changed()
     outputs = captured.outputs
     assert WIDGET_VIEW_MIME in outputs[0].data

@@ -74,7 +74,8 @@ def test_sync_buttons_target_this_grid_only(studio: kn.Studio) -> None:
 def test_a_finished_cell_is_not_re_rendered_by_the_timer(studio: kn.Studio, tmp_path: Path) -> None:
     jobs = ledger_jobs(studio, ["a", "b"], ["std"])
     finish(studio, jobs[0], tmp_path)
-    jobs[1].status, jobs[1].created_at = "running", time.time()
+    put(jobs[1], "running")
+    jobs[1].created_at = time.time()
     grid = ComparisonGrid(jobs, base_dir=tmp_path, tick=0.05)
     assert grid.timer_running
     done_outputs = grid._cells[0].outputs

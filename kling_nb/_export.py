@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from ._download import safe_name
 from ._filmstrip import PictureError, make_pictures
-from ._render_export import export_page_html
+from ._render._export import export_page_html
 
 __all__ = ["CSV_COLUMNS", "export_comparison"]
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from kling_nb._export import CSV_COLUMNS, export_comparison
 from kling_nb._filmstrip import make_pictures
-from kling_nb._render_export import export_page_html, page_src, remote_url
+from kling_nb._render._export import export_page_html, page_src, remote_url
 from kling_nb.sandbox import VideoSpec, render_mp4
 
 EVIL = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"

@@ -26,7 +26,7 @@ import ipywidgets as widgets
 
 from .._judging import Vote, next_matchup, pair_counts
 from .._render import grid_controls_html
-from .._render_judge import (
+from .._render._judge import (
     JudgeCell,
     judge_label,
     judge_progress_html,

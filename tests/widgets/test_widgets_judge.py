@@ -13,7 +13,7 @@ import pytest
 from _widget_helpers import XSS_ATTR, XSS_SCRIPT, assert_safe_html, video_srcs
 
 from kling_nb._judging import Vote, rankings_frame
-from kling_nb._render_judge import rankings_table_html, safe_src
+from kling_nb._render._judge import rankings_table_html, safe_src
 from kling_nb.widgets._display import display_bundles
 from kling_nb.widgets._judge import JudgeItem, JudgeWidget
 

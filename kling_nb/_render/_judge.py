@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-from ._render import _e, http_url
+from ._html import esc as _e
+from ._html import http_url
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -31,6 +31,8 @@ log = logging.getLogger("kling_nb")
 
 Listener = Callable[["Job"], None]
 
+_BEFORE_CREATE = frozenset({JobState.WAITING, JobState.CREATING})
+
 
 class JobHost(Protocol):
     """What a Job needs from the Studio that drives it."""
@@ -219,8 +221,8 @@ class Job:
             self.error = error
         if new is JobState.SUCCEEDED:
             self.error = None
-        if self.task is not None and self._created is not None:
-            self._created.set()
+        if new not in _BEFORE_CREATE and self._created is not None:
+            self._created.set()  # the create's answer is on disk now
         if not new.active:
             self._resolve()
         self.changed()
@@ -271,8 +273,8 @@ class Job:
         return asyncio.wrap_future(future).__await__()
 
     def wait_created(self, timeout: float | None = None) -> str | None:
-        """Block until the create is answered (or the job is done); return the task id."""
-        if self.task is not None or self.done():
+        """Block until the create's answer is in the ledger (or the job is done); its task id."""
+        if self._state not in _BEFORE_CREATE or self.done():
             return self.task_id
         self._host.runner.run(self._wait_created(), timeout)
         return self.task_id

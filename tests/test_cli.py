@@ -168,11 +168,13 @@ def test_an_unexpected_failure_is_one_line_and_verbose_shows_the_traceback(
     argv = ["log", "--root", str(tmp_path)]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert err == "kling-nb: DatabaseError: file is not a database\n"
+    assert err.startswith("kling-nb: LedgerError: ledger ")
+    assert err.endswith("could not open: the file is not a SQLite database\n")
+    assert err.count("\n") == 1
     assert main([*argv, "-v"]) == 1
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err
-    assert err.splitlines()[-1] == "kling-nb: DatabaseError: file is not a database"
+    assert err.splitlines()[-1].endswith("could not open: the file is not a SQLite database")
 
 
 def _all_parsers() -> dict[str, argparse.ArgumentParser]:

@@ -11,7 +11,6 @@ import hashlib
 import inspect
 import os
 import re
-import struct
 import time
 from asyncio import TimeoutError as AsyncioTimeoutError
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._errors import DownloadError, ValidationError
+from ._media import FileSink, mp4_structure_ok, widen_reads
 from ._models import Task
 from ._policy import RETRYABLE_STATUS
 
@@ -40,8 +40,6 @@ __all__ = [
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_REQUIRED_BOXES: Final = frozenset({b"ftyp", b"moov", b"mdat"})
-_MAX_BOXES: Final = 100_000
 _MEDIA_GONE: Final = frozenset({403, 404, 410})
 _CUT: Final = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout)
 T = TypeVar("T")
@@ -74,45 +72,6 @@ class IncompleteDownloadError(Exception):
 
 class CorruptDownloadError(Exception):
     """What arrived fails its checks (length or MP4 structure); the `.part` file is removed."""
-
-
-def mp4_structure_ok(path: str | os.PathLike[str]) -> bool:
-    """True if the file's top-level ISO-BMFF boxes tile it exactly and include ftyp, moov, mdat.
-
-    Box sizes may be 32-bit, 64-bit (size 1 plus a 64-bit field) or 0 (to the end of file).
-    Only box headers are read, so a large file is checked in microseconds.
-    """
-    try:
-        size = os.path.getsize(path)
-        seen: set[bytes] = set()
-        pos = 0
-        with open(path, "rb") as handle:
-            while pos < size and len(seen) <= _MAX_BOXES:
-                handle.seek(pos)
-                head = handle.read(8)
-                if len(head) < 8:
-                    return False
-                box_size, kind = struct.unpack(">I4s", head)
-                header = 8
-                if box_size == 1:
-                    wide = handle.read(8)
-                    if len(wide) < 8:
-                        return False
-                    (box_size,) = struct.unpack(">Q", wide)
-                    header = 16
-                elif box_size == 0:
-                    box_size = size - pos
-                if box_size < header or pos + box_size > size or not _box_type(kind):
-                    return False
-                seen.add(kind)
-                pos += box_size
-    except OSError:
-        return False
-    return pos == size and seen >= _REQUIRED_BOXES
-
-
-def _box_type(kind: bytes) -> bool:
-    return all(32 <= byte < 127 for byte in kind)
 
 
 def _disk(path: Path, action: Callable[[], T]) -> T:
@@ -226,13 +185,13 @@ async def _receive(
     try:
         # Hash while writing (one pass); a resumed file hashes its old part first.
         digest = _hash_file(part) if offset else hashlib.sha256()
-        with part.open("ab" if offset else "wb") as handle:
+        widen_reads(response)
+        with part.open("ab" if offset else "wb") as handle, FileSink(handle, digest) as sink:
             try:
-                # No chunk_size: a re-chunking buffer would drop what arrived before a cut,
-                # and the .part file must keep every byte received.
+                # No chunk_size: a re-chunking buffer would drop what arrived before a cut;
+                # the sink writes every byte it was given, a cut or a cancellation included.
                 async for chunk in response.aiter_raw():
-                    handle.write(chunk)
-                    digest.update(chunk)
+                    await sink.add(chunk)
                     received += len(chunk)
                     if expected is not None and received > expected:
                         break
@@ -241,6 +200,7 @@ async def _receive(
             except _CUT as exc:
                 why = "stalled" if isinstance(exc, httpx.ReadTimeout) else "was cut"
                 raise IncompleteDownloadError(received, expected, why) from None
+            await sink.drain()
     except OSError as exc:
         raise _disk_error(part, exc) from None
     return received, digest

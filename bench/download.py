@@ -11,6 +11,9 @@ kling_nb, `--rounds` times each:
   computed, renamed). Its wall time covers the whole call, and it reports its own peak RSS
   (`ru_maxrss` and `VmHWM`) and the RSS it had before the download started.
 
+Every row prints the median and spread of its rounds; the header and the summary print the
+machine's core count and load average (a loaded machine slows every row, curl too).
+
 Targets: kling_nb throughput >= 0.8x curl's (medians), peak RSS of the downloading process
 < 100 MB. Both files are checked against the source's sha256.
 
@@ -156,6 +159,19 @@ def child(url: str, dest: str) -> None:
     )
 
 
+def spread(values: Sequence[float]) -> str:
+    """`median (min-max, ±x%)` of repeated timings: the spread is (max - min) / median."""
+    med = statistics.median(values)
+    pct = (max(values) - min(values)) / med * 100 if med else 0.0
+    return f"{med:.2f} s ({min(values):.2f}-{max(values):.2f}, {pct:.0f}%)"
+
+
+def machine() -> str:
+    """The core count and load average the numbers were taken under."""
+    one, five, fifteen = os.getloadavg()
+    return f"{os.cpu_count()} cores, load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=500)
@@ -198,49 +214,53 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     mb = size / 1e6
     curl_med = statistics.median(curl_s)
-    kling_med = statistics.median(r["seconds"] for r in kling)
-    kling_proc = statistics.median(r["process_s"] for r in kling)
+    kling_s = [r["seconds"] for r in kling]
+    kling_med = statistics.median(kling_s)
+    proc_s = [r["process_s"] for r in kling]
+    kling_proc = statistics.median(proc_s)
     ratio = curl_med / kling_med
     peak_mb = max(max(r["maxrss_kb"], r["vmhwm_kb"]) for r in kling) / 1024
     before_mb = max(r["rss_before_kb"] for r in kling) / 1024
+    ceiling_med = statistics.median(ceiling)
     rows = [
-        ("curl -o", f"{mb / curl_med:,.0f} MB/s", f"{curl_med:.2f} s", "-", "1.00"),
+        ("curl -o", mb / curl_med, spread(curl_s), "-", 1.0),
         (
             "AsyncClient.download",
-            f"{mb / kling_med:,.0f} MB/s",
-            f"{kling_med:.2f} s",
+            mb / kling_med,
+            spread(kling_s),
             f"{peak_mb:.0f} MB (before: {before_mb:.0f})",
-            f"{ratio:.2f}",
+            ratio,
         ),
         (
             "  whole process (incl. imports)",
-            f"{mb / kling_proc:,.0f} MB/s",
-            f"{kling_proc:.2f} s",
+            mb / kling_proc,
+            spread(proc_s),
             "",
-            f"{curl_med / kling_proc:.2f}",
+            curl_med / kling_proc,
         ),
         (
             "httpx aiter_raw, discarded",
-            f"{mb / statistics.median(ceiling):,.0f} MB/s",
-            f"{statistics.median(ceiling):.2f} s",
+            mb / ceiling_med,
+            spread(ceiling),
             "(ceiling: no write, no hash)",
-            f"{curl_med / statistics.median(ceiling):.2f}",
+            curl_med / ceiling_med,
         ),
     ]
-    print(f"{args.size_mb} MB over loopback, {args.rounds} rounds each (medians)")
-    print(f"{'client':32s} {'throughput':>12s} {'time':>8s} {'peak RSS':>22s} {'x curl':>7s}")
+    print(f"{args.size_mb} MB over loopback, {args.rounds} rounds each; {machine()}")
+    print("time: median (min-max, spread = (max-min)/median)")
+    print(f"{'client':32s} {'throughput':>11s} {'time':>30s} {'peak RSS':>22s} {'x curl':>7s}")
     for name, tput, secs, rss, x in rows:
-        print(f"{name:32s} {tput:>12s} {secs:>8s} {rss:>22s} {x:>7s}")
+        print(f"{name:32s} {tput:>6,.0f} MB/s {secs:>30s} {rss:>22s} {x:>7.2f}")
     print("\nMarkdown:\n")
     print("| client | throughput | time | peak RSS | x curl |\n|---|---|---|---|---|")
     for name, tput, secs, rss, x in rows:
-        print(f"| {name.strip()} | {tput} | {secs} | {rss} | {x} |")
+        print(f"| {name.strip()} | {tput:,.0f} MB/s | {secs} | {rss} | {x:.2f} |")
     ok_speed, ok_rss = ratio >= 0.8, peak_mb < 100
     print(
         f"\nSUMMARY download: kling_nb {ratio:.2f}x curl (target >= 0.8: "
         f"{'MET' if ok_speed else 'MISSED'}), peak RSS {peak_mb:.0f} MB (target < 100 MB: "
         f"{'MET' if ok_rss else 'MISSED'}); {args.size_mb} MB x {args.rounds} rounds, sha256 "
-        f"verified; {time.perf_counter() - started:.0f} s"
+        f"verified; {machine()}; {time.perf_counter() - started:.0f} s"
     )
     return 0 if ok_speed and ok_rss else 1
 

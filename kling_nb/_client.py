@@ -13,39 +13,26 @@ from asyncio import TimeoutError as AsyncioTimeoutError
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ._download import (
-    CorruptDownloadError,
-    DownloadResult,
-    Fetch,
-    IncompleteDownloadError,
-    media_fault,
-    media_target,
-    media_url,
-    safe_name,
-    stream_to_file,
-)
+from ._download import DownloadResult, safe_name
 from ._errors import (
     APIConnectionError,
     APIError,
-    APITimeoutError,
     ConfigurationError,
     CreateOutcomeUnknownError,
     InvalidResponseError,
-    KlingError,
-    NotFoundError,
-    PermissionDeniedError,
     ServerError,
     TaskFailedError,
     TaskTimeoutError,
     ValidationError,
     error_from_response,
 )
-from ._models import DEFAULT_BASE_URL, ROUTES, Route, Status, Task
+from ._fetchfile import fetch_video
+from ._models import Route, Status, Task
 from ._policy import (
     MAX_RETRY_AFTER,
     RETRYABLE_STATUS,
@@ -55,48 +42,22 @@ from ._policy import (
 )
 from ._requests import MAX_IMAGE_BYTES, Request, sniff_image_type
 from ._version import __version__
+from ._wire import ENV_BASE_URL as ENV_BASE_URL
+from ._wire import ENV_KEY as ENV_KEY
+from ._wire import (
+    Bearer,
+    connection_error,
+    resolve_base_url,
+    task_ref,
+    transient,
+    valid_task_id,
+)
 
 __all__ = ["AsyncClient", "resolve_base_url"]
 
 log = logging.getLogger("kling_nb")
 
-ENV_KEY: Final = "WORLDROUTER_API_KEY"
-ENV_BASE_URL: Final = "WORLDROUTER_BASE_URL"
-
-T = TypeVar("T")
 OnUpdate = Callable[[Task], "Awaitable[None] | None"]
-
-
-def resolve_base_url(base_url: str | None) -> str:
-    """The API origin: the argument, else `$WORLDROUTER_BASE_URL`, else the guide's origin.
-
-    contract.md assumption 11: dashboards show the base URL with `/v1`; strip it (and any
-    trailing slash) since every route here starts with `/v1`.
-    """
-    url = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(
-            f"base_url={url!r} is not valid: an http(s) origin such as {DEFAULT_BASE_URL}"
-        )
-    url = url.rstrip("/")
-    if url.endswith("/v1"):
-        url = url[: -len("/v1")]
-    return url
-
-
-class _Bearer(httpx.Auth):
-    """Adds the key per request; its repr never shows it."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def auth_flow(self, request: httpx.Request) -> Any:
-        request.headers["Authorization"] = f"Bearer {self._key}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "_Bearer(<hidden>)"
 
 
 class AsyncClient:
@@ -125,7 +86,7 @@ class AsyncClient:
             )
         self.base_url = resolve_base_url(base_url)
         self.max_retries = max(int(max_retries), 0)
-        self._auth = _Bearer(key.strip())
+        self._auth = Bearer(key.strip())
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -187,7 +148,7 @@ class AsyncClient:
                     await asyncio.sleep(backoff_delay(attempt, rand=self._rand.random))
                     attempt += 1
                     continue
-                raise _connection_error(method, path, exc) from None
+                raise connection_error(method, path, exc) from None
             log.debug(
                 "%s %s -> %s in %.3fs",
                 method,
@@ -300,7 +261,7 @@ class AsyncClient:
         A 2xx whose body is not a JSON object, or names another task, raises
         `InvalidResponseError` (`wait` treats it as transient).
         """
-        task_id, task_route = _task_ref(task, route)
+        task_id, task_route = task_ref(task, route)
         response = await self._send(
             "GET", f"/v1/videos/{task_route}/{quote(task_id, safe='')}", retries=self.max_retries
         )
@@ -347,7 +308,7 @@ class AsyncClient:
             except (TimeoutError, AsyncioTimeoutError):
                 log.debug("status read of %s cut at the deadline", current.id)
             except (APIConnectionError, APIError) as exc:
-                if not _transient(exc):
+                if not transient(exc):
                     raise
                 log.debug("transient error polling %s: %s", current.id, type(exc).__name__)
                 retry_after = exc.details.get("_retry_after") if isinstance(exc, APIError) else None
@@ -403,36 +364,17 @@ class AsyncClient:
         re-reads the status once for a fresh URL. The API key is never sent to the media host.
         Failures raise `DownloadError` (`reason`: disk, media, deadline, corrupt).
         """
-        if not task.succeeded or task.video_url is None:
-            raise ValidationError("task", task.status, "a succeeded task with a video URL")
-        target = media_target(task.id, dest)
-        fetch = Fetch(task, media_url(task.video_url), target, timeout)
-        while True:
-            try:
-                return await fetch.within(
-                    stream_to_file(
-                        self._http,
-                        fetch.url,
-                        target,
-                        on_progress=on_progress,
-                        stall_timeout=stall_timeout,
-                    )
-                )
-            except CorruptDownloadError as exc:
-                fetch.corrupt(exc)
-            except (httpx.HTTPStatusError, httpx.RequestError, IncompleteDownloadError) as exc:
-                kind = media_fault(exc)
-                if kind in ("gone", "unreachable") and not fetch.refreshed:
-                    fresh = await fetch.within(self.get(task))
-                    fetch.refresh(fresh.video_url)
-                    continue
-                if kind in ("refused", "gone") or fetch.attempt >= self.max_retries:
-                    retryable = kind not in ("refused", "gone")
-                    raise fetch.media_error(exc, retryable=retryable) from None
-                await fetch.within(
-                    asyncio.sleep(backoff_delay(fetch.attempt, rand=self._rand.random))
-                )
-                fetch.attempt += 1
+        return await fetch_video(
+            self._http,
+            task,
+            dest,
+            reread=self.get,
+            pause=lambda attempt: asyncio.sleep(backoff_delay(attempt, rand=self._rand.random)),
+            max_retries=self.max_retries,
+            on_progress=on_progress,
+            timeout=timeout,
+            stall_timeout=stall_timeout,
+        )
 
     async def upload_image(self, path: str | os.PathLike[str]) -> str:
         """Upload a local PNG/JPEG/WebP/GIF (<= 10 MiB); return its presigned URL (7 days)."""
@@ -462,50 +404,3 @@ class AsyncClient:
                 "the upload response has no url", status_code=response.status_code, body=body
             )
         return url
-
-
-def _task_ref(task: Task | str, route: Route | str | None) -> tuple[str, Route]:
-    task_id = task.id if isinstance(task, Task) else task
-    wanted = route or (task.route if isinstance(task, Task) else None)
-    if not task_id or task_id.strip(".") == "":
-        raise ValidationError("task", task_id, "a task id (list routes are disabled)")
-    for known in ROUTES:
-        if wanted == known:
-            return task_id, known
-    raise ValidationError("route", wanted, f"the create route: one of {', '.join(ROUTES)}")
-
-
-def _transient(exc: KlingError) -> bool:
-    if isinstance(exc, (APIConnectionError, InvalidResponseError)):
-        # One garbled reply (HTML from a proxy, another task's body) must not end a wait.
-        return True
-    if isinstance(exc, (NotFoundError, PermissionDeniedError)):
-        return False
-    return isinstance(exc, APIError) and (
-        exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
-    )
-
-
-# Failures before a connection existed: the request provably never left.
-_UNSENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def valid_task_id(value: object) -> bool:
-    """A server task id we accept: a short printable string, no whitespace, no path parts."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= 200
-        and value.isprintable()
-        and not any(c.isspace() or c in "/\\" for c in value)
-        and value not in (".", "..")
-    )
-
-
-def _connection_error(method: str, path: str, exc: httpx.RequestError) -> APIConnectionError:
-    sent = not isinstance(exc, _UNSENT)
-    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-    note = "" if sent else " (the request never reached the server)"
-    message = f"{method} {path} {what}: {type(exc).__name__}{note}"
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(message, sent=sent)
-    return APIConnectionError(message, sent=sent)

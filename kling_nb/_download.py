@@ -6,42 +6,30 @@ deadline and fresh URLs. Every local OSError becomes `DownloadError(reason="disk
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import inspect
 import os
 import re
-import struct
-import time
-from asyncio import TimeoutError as AsyncioTimeoutError
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
-from ._errors import DownloadError, ValidationError
-from ._models import Task
-from ._policy import RETRYABLE_STATUS
+from ._errors import DownloadError
+from ._media import FileSink, mp4_structure_ok, widen_reads
 
 __all__ = [
     "CorruptDownloadError",
     "DownloadResult",
-    "Fetch",
     "IncompleteDownloadError",
-    "media_fault",
     "media_target",
-    "media_url",
     "mp4_structure_ok",
     "safe_name",
     "stream_to_file",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_REQUIRED_BOXES: Final = frozenset({b"ftyp", b"moov", b"mdat"})
-_MAX_BOXES: Final = 100_000
 _MEDIA_GONE: Final = frozenset({403, 404, 410})
 _CUT: Final = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout)
 T = TypeVar("T")
@@ -74,45 +62,6 @@ class IncompleteDownloadError(Exception):
 
 class CorruptDownloadError(Exception):
     """What arrived fails its checks (length or MP4 structure); the `.part` file is removed."""
-
-
-def mp4_structure_ok(path: str | os.PathLike[str]) -> bool:
-    """True if the file's top-level ISO-BMFF boxes tile it exactly and include ftyp, moov, mdat.
-
-    Box sizes may be 32-bit, 64-bit (size 1 plus a 64-bit field) or 0 (to the end of file).
-    Only box headers are read, so a large file is checked in microseconds.
-    """
-    try:
-        size = os.path.getsize(path)
-        seen: set[bytes] = set()
-        pos = 0
-        with open(path, "rb") as handle:
-            while pos < size and len(seen) <= _MAX_BOXES:
-                handle.seek(pos)
-                head = handle.read(8)
-                if len(head) < 8:
-                    return False
-                box_size, kind = struct.unpack(">I4s", head)
-                header = 8
-                if box_size == 1:
-                    wide = handle.read(8)
-                    if len(wide) < 8:
-                        return False
-                    (box_size,) = struct.unpack(">Q", wide)
-                    header = 16
-                elif box_size == 0:
-                    box_size = size - pos
-                if box_size < header or pos + box_size > size or not _box_type(kind):
-                    return False
-                seen.add(kind)
-                pos += box_size
-    except OSError:
-        return False
-    return pos == size and seen >= _REQUIRED_BOXES
-
-
-def _box_type(kind: bytes) -> bool:
-    return all(32 <= byte < 127 for byte in kind)
 
 
 def _disk(path: Path, action: Callable[[], T]) -> T:
@@ -226,13 +175,13 @@ async def _receive(
     try:
         # Hash while writing (one pass); a resumed file hashes its old part first.
         digest = _hash_file(part) if offset else hashlib.sha256()
-        with part.open("ab" if offset else "wb") as handle:
+        widen_reads(response)
+        with part.open("ab" if offset else "wb") as handle, FileSink(handle, digest) as sink:
             try:
-                # No chunk_size: a re-chunking buffer would drop what arrived before a cut,
-                # and the .part file must keep every byte received.
+                # No chunk_size: a re-chunking buffer would drop what arrived before a cut;
+                # the sink writes every byte it was given, a cut or a cancellation included.
                 async for chunk in response.aiter_raw():
-                    handle.write(chunk)
-                    digest.update(chunk)
+                    await sink.add(chunk)
                     received += len(chunk)
                     if expected is not None and received > expected:
                         break
@@ -241,6 +190,7 @@ async def _receive(
             except _CUT as exc:
                 why = "stalled" if isinstance(exc, httpx.ReadTimeout) else "was cut"
                 raise IncompleteDownloadError(received, expected, why) from None
+            await sink.drain()
     except OSError as exc:
         raise _disk_error(part, exc) from None
     return received, digest
@@ -308,88 +258,3 @@ def media_target(task_id: str, dest: str | os.PathLike[str]) -> Path:
             path=str(target),
         ) from None
     return target / f"{safe_name(task_id)}.mp4" if folder else target
-
-
-def media_fault(exc: Exception) -> str:
-    """Classify a failed media fetch: gone, unreachable, transient or refused."""
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        if status in _MEDIA_GONE:
-            return "gone"
-        return "transient" if status in RETRYABLE_STATUS or status >= 500 else "refused"
-    if isinstance(exc, httpx.ConnectError):
-        return "unreachable"
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "refused"
-    return "transient"
-
-
-class Fetch:
-    """The running state of one `download_file` call: URL, attempts, deadline."""
-
-    def __init__(self, task: Task, url: str, target: Path, timeout: float | None) -> None:
-        self.task = task
-        self.url = url
-        self.target = target
-        self.timeout = timeout
-        self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.attempt = 0
-        self.refreshed = False
-        self.retried_corrupt = False
-
-    async def within(self, work: Awaitable[T]) -> T:
-        """Await `work`, cut at the download's deadline (DownloadError reason="deadline")."""
-        remaining = None if self.deadline is None else self.deadline - time.monotonic()
-        try:
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError
-            result: T = await asyncio.wait_for(work, remaining)
-            return result
-        # Python 3.10's asyncio.TimeoutError is not the builtin TimeoutError: catch both.
-        except (TimeoutError, AsyncioTimeoutError):
-            if inspect.iscoroutine(work):
-                work.close()
-            part = self.target.with_name(self.target.name + ".part")
-            kept = part.stat().st_size if part.exists() else 0
-            raise DownloadError(
-                f"video download of task {self.task.id} stopped at its {self.timeout:g} s "
-                f"deadline; {part.name} keeps {kept} bytes for the next try",
-                reason="deadline",
-                retryable=True,
-                path=str(self.target),
-            ) from None
-
-    def refresh(self, video_url: str | None) -> None:
-        self.refreshed = True
-        if video_url:
-            self.url = media_url(video_url)
-
-    def corrupt(self, exc: CorruptDownloadError) -> None:
-        """Allow one fresh fetch of a corrupt file; raise on the second."""
-        if self.retried_corrupt:
-            raise DownloadError(
-                f"video download of task {self.task.id}: {exc}",
-                reason="corrupt",
-                retryable=False,
-                path=str(self.target),
-            ) from None
-        self.retried_corrupt = True
-
-    def media_error(self, exc: Exception, *, retryable: bool) -> DownloadError:
-        status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
-        what = f"HTTP {status}" if status is not None else str(exc) or type(exc).__name__
-        return DownloadError(
-            f"video download of task {self.task.id} failed: {what} from the media host "
-            f"after {self.attempt + 1} attempt(s)",
-            reason="media",
-            retryable=retryable,
-            path=str(self.target),
-            status_code=status,
-        )
-
-
-def media_url(url: str) -> str:
-    """`url` if it is http(s), else ValidationError (never open file: or javascript: URLs)."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ValidationError("video_url", url, "an http(s) URL")
-    return url

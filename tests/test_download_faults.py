@@ -134,8 +134,10 @@ class _StallingHost:
         self.etag = etag
         self.heads: list[str] = []
         self.server: asyncio.AbstractServer | None = None
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
         self.heads.append(head)
         start = 0
@@ -166,6 +168,8 @@ class _StallingHost:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
+        for writer in self.writers:  # the silent handler still holds its socket
+            writer.close()
 
 
 async def test_a_silent_body_is_cut_after_stall_timeout_and_resumed(

@@ -164,5 +164,17 @@ def test_import_is_cheap_and_lazy() -> None:
 
 
 def test_private_modules_import() -> None:
-    for module in ("_models", "_errors", "_requests", "_policy", "_client", "_download"):
+    for module in (
+        "_models",
+        "_errors",
+        "_exceptions",
+        "_error_parse",
+        "_requests",
+        "_policy",
+        "_client",
+        "_wire",
+        "_download",
+        "_fetchfile",
+        "_media",
+    ):
         importlib.import_module(f"kling_nb.{module}")

@@ -11,12 +11,14 @@ import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from . import _keeper
 from ._client import ENV_BASE_URL, ENV_KEY, AsyncClient
 from ._errors import CreateOutcomeUnknownError, KlingError, ValidationError
 from ._jobs import Job
+from ._keeper import Keeper
 from ._ledger import Claim, Ledger, LedgerError
 from ._loop import Runner
-from ._pipeline import Context, LeaseLostError, drive
+from ._pipeline import Context, drive
 from ._pricing import RateCard
 from ._requests import ImageToVideo, OmniVideo, Request, TextToVideo, request_fields
 from ._resume import ResumeReport, job_from_row, plan_resume
@@ -46,8 +48,6 @@ __all__ = ["Studio", "Sweep", "key_fingerprint", "panel"]
 
 log = logging.getLogger("kling_nb")
 
-LEASE_SECONDS: Final = 60.0
-"""How long a Studio's claim on its jobs lasts without a heartbeat (another may take over)."""
 SANDBOX_ENDPOINT: Final = "sandbox:embedded"
 REQUEST_TYPES: Final = (TextToVideo, ImageToVideo, OmniVideo)
 
@@ -101,7 +101,7 @@ class Studio:
         scale = float(self.sandbox.config.time_scale) if self.sandbox is not None else 1.0
         self.timing = Timing(self.log.timing, time_scale=scale, floor=0.2 if self.sandbox else 1.0)
         self._ctx: Context | None = None
-        self._unsaved: set[Job] = set()
+        self._hold = Keeper(self.log, self.id)
         self._heartbeat: Any = None
         self._lock = threading.Lock()
         self._closing = False
@@ -150,26 +150,8 @@ class Studio:
         return self.timing.expected((job.model, job.mode, job.duration))
 
     async def record(self, job: Job, event: Event, fields: dict[str, Any], detail: object) -> None:
-        """Persist one transition of `job`, guarded by this Studio's lease on it.
-
-        The send of a create must be on disk before it leaves, so its write failing stops the
-        job. Later writes describe what already happened: if the disk refuses them the job
-        goes on in memory and the row is written again by the heartbeat.
-        """
-        try:
-            applied = await self.log.aupdate(
-                job.job_id, owner=self.id, event=event.value, detail=detail, **fields
-            )
-        except LedgerError as exc:
-            if event is Event.SEND:
-                raise
-            log.warning("job %s: ledger write failed (%s); kept in memory", job.job_id, exc)
-            self._unsaved.add(job)
-            return
-        if not applied:
-            raise LeaseLostError(
-                f"job {job.job_id} is driven by another Studio now; this one stopped following it"
-            )
+        """Persist one transition of `job` (see `Keeper.record`)."""
+        await self._hold.record(job, event, fields, detail)
 
     def stop(self, job: Job) -> None:
         """Stop driving `job` (a create on the wire gets its answer first)."""
@@ -276,7 +258,7 @@ class Studio:
                 "endpoint": self.endpoint,
                 "key_fp": self.key_fp,
                 "owner": self.id,
-                "lease_until": time.time() + LEASE_SECONDS,
+                "lease_until": time.time() + _keeper.LEASE_SECONDS,
             }
         )
         self.jobs[job_id] = job
@@ -299,23 +281,13 @@ class Studio:
         job.bind()
         job.driver = self._runner.spawn(self._drive(job))
         if self._heartbeat is None:
-            self._heartbeat = self._runner.spawn(self._beat())
+            self._heartbeat = self._runner.spawn(
+                self._hold.beat(lambda: self._closing, lambda: _keeper.LEASE_SECONDS)
+            )
 
     async def _drive(self, job: Job) -> None:
         job.driver = asyncio.current_task() or job.driver
         await drive(job, self._context())
-
-    async def _beat(self) -> None:
-        """Renew this Studio's leases and re-write rows the disk refused earlier."""
-        while not self._closing:
-            await asyncio.sleep(LEASE_SECONDS / 4)
-            try:
-                await self.log.aheartbeat(self.id, LEASE_SECONDS)
-                for job in list(self._unsaved):
-                    await self.log.aupdate(job.job_id, owner=self.id, **job.ledger_fields())
-                    self._unsaved.discard(job)
-            except LedgerError as exc:
-                log.warning("ledger heartbeat failed: %s", exc)
 
     @property
     def in_flight(self) -> int:
@@ -365,7 +337,7 @@ class Studio:
             self.id,
             endpoint=self.endpoint,
             key_fp=self.key_fp,
-            lease_s=LEASE_SECONDS,
+            lease_s=_keeper.LEASE_SECONDS,
             legacy_endpoint=SANDBOX_ENDPOINT if self.sandbox else None,
         )
 
@@ -424,11 +396,10 @@ class Studio:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        for job in list(self._unsaved):
-            try:
-                await self.log.aupdate(job.job_id, owner=self.id, **job.ledger_fields())
-            except LedgerError as exc:
-                log.warning("job %s: final ledger write failed: %s", job.job_id, exc)
+        try:
+            await self._hold.rewrite()
+        except LedgerError as exc:
+            log.warning("final ledger writes failed: %s", exc)
         await self.client.aclose()
 
 

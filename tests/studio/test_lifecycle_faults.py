@@ -256,8 +256,8 @@ def test_a_key_echoed_in_a_reply_reaches_no_artefact(
 _CRASH = """
 import os, sys, time
 import kling_nb as kn
-from kling_nb import _studio
-_studio.LEASE_SECONDS = 1.0
+from kling_nb import _keeper
+_keeper.LEASE_SECONDS = 1.0
 base, root, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 studio = kn.Studio(api_key="sk-sandbox-team", base_url=base, root=root)
 jobs = [studio.submit(kn.TextToVideo(f"prompt {i}")) for i in range(n)]

@@ -45,6 +45,9 @@ log = logging.getLogger("kling_nb")
 
 RETRY_INITIAL: Final = 1.0
 """First backoff (seconds) before a create is sent again (424, provably unsent)."""
+OUTPUTS_PATIENCE: Final = 120.0
+"""Seconds a job waits (unsent) for an unwritable or full outputs folder before giving up."""
+OUTPUTS_RECHECK: Final = 2.0
 CLOSE_GRACE: Final = 5.0
 """Seconds a create already on the wire may take to answer when the Studio closes."""
 
@@ -107,7 +110,16 @@ async def drive(job: Job, ctx: Context) -> None:
 async def _create(job: Job, ctx: Context) -> bool:
     """Send the create (at most once unless provably unsent); True when a task exists."""
     tries = {"unsent": 0, "upstream": 0, "slot": 0, "other": 0}
+    outputs_since: float | None = None
     while True:
+        problem = outputs_problem(ctx.outputs)
+        if problem is not None:
+            # A full or unwritable outputs folder: a billed video could not be saved, so wait
+            # (nothing sent) for it to come back, then give up without billing anything.
+            outputs_since = outputs_since or time.monotonic()
+            if not await _wait_for_outputs(job, problem, time.monotonic() - outputs_since):
+                return False
+            continue
         await ctx.slots.acquire()
         try:
             ready = await _prepare(job, ctx)
@@ -134,16 +146,26 @@ async def _create(job: Job, ctx: Context) -> bool:
         return True
 
 
+async def _wait_for_outputs(job: Job, problem: str, waited: float) -> bool:
+    """Wait a little for the outputs folder; False (the job refused, unbilled) past patience."""
+    if job.stop_requested:
+        await job.advance(Event.STOP, error=JobStoppedError(_stopped_text(job)))
+        return False
+    if waited >= OUTPUTS_PATIENCE:
+        error = DownloadError(f"{problem}; nothing was sent", reason="disk", retryable=False)
+        await job.advance(Event.REFUSED, error=error)
+        return False
+    if waited == 0:
+        await job.advance(Event.REQUEUE, detail={"why": "outputs", "message": problem})
+    await asyncio.sleep(min(OUTPUTS_RECHECK, OUTPUTS_PATIENCE - waited))
+    return True
+
+
 async def _prepare(job: Job, ctx: Context) -> bool:
     """Local checks and the image upload; then the `creating` row is written (before sending)."""
     assert job.request is not None
     if job.stop_requested:
         await job.advance(Event.STOP, error=JobStoppedError(_stopped_text(job)))
-        return False
-    problem = outputs_problem(ctx.outputs)
-    if problem is not None:
-        error = DownloadError(f"{problem}; nothing was sent", reason="disk", retryable=False)
-        await job.advance(Event.REFUSED, error=error)
         return False
     try:
         request = await ctx.client.prepare(job.request)

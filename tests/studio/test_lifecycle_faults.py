@@ -21,6 +21,7 @@ import pytest
 from _faulty import CREATE, MEDIA, Faulty, after_server, answer, delayed, drip, refuse
 
 import kling_nb as kn
+from kling_nb import _pipeline
 from kling_nb.sandbox import Sandbox
 
 KEY = "sk-sandbox-team"
@@ -197,7 +198,11 @@ def test_a_dripping_media_host_cannot_hold_a_job_past_its_deadline(
     assert creates(sandbox) == 1
 
 
-def test_unwritable_outputs_before_a_create_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_unwritable_outputs_before_a_create_sends_nothing(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_pipeline, "OUTPUTS_PATIENCE", 1.0)
+    monkeypatch.setattr(_pipeline, "OUTPUTS_RECHECK", 0.2)
     (tmp_path / "kling_outputs").write_text("not a folder")
     with studio_on(sandbox, tmp_path) as studio:
         job = studio.submit(kn.TextToVideo("a lighthouse"))
@@ -205,6 +210,22 @@ def test_unwritable_outputs_before_a_create_sends_nothing(sandbox: Sandbox, tmp_
             job.result(timeout=10)
         assert job.state is kn.JobState.ERROR
     assert creates(sandbox) == 0
+
+
+def test_jobs_wait_unsent_while_the_outputs_folder_is_gone(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_pipeline, "OUTPUTS_RECHECK", 0.2)
+    (tmp_path / "kling_outputs").write_text("the disk is away for a moment")
+    with studio_on(sandbox, tmp_path) as studio:
+        jobs = [studio.submit(kn.TextToVideo(f"boat {i}")) for i in range(3)]
+        time.sleep(1.0)
+        assert {job.state for job in jobs} == {kn.JobState.WAITING}
+        assert creates(sandbox) == 0  # nothing billed while its video could not be saved
+        (tmp_path / "kling_outputs").unlink()
+        for job in jobs:
+            assert job.result(timeout=30).exists()
+    assert creates(sandbox) == 3
 
 
 def test_a_failed_download_is_resumable_not_final(sandbox: Sandbox, tmp_path: Path) -> None:

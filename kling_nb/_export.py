@@ -29,6 +29,8 @@ from ._render._export import export_page_html
 
 __all__ = ["CSV_COLUMNS", "export_comparison"]
 
+_SHARED = 0o644
+
 MANIFEST: Final = ".kling_export.json"
 CSV_COLUMNS: Final = (
     "job_id",
@@ -153,6 +155,7 @@ def _copy(source: Path, dest: Path) -> None:
             return
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
+    os.chmod(tmp, _SHARED)  # mkstemp makes 0600: a shared page or video must be readable
     try:
         shutil.copyfile(source, tmp)
         os.replace(tmp, dest)
@@ -164,6 +167,7 @@ def _copy(source: Path, dest: Path) -> None:
 
 def _write_text(dest: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.chmod(tmp, _SHARED)  # mkstemp makes 0600: a shared page or picture must be readable
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)

@@ -33,6 +33,8 @@ __all__ = [
     "picture_paths",
 ]
 
+_SHARED = 0o644
+
 POSTER_MAX_WIDTH: Final = 640
 POSTER_AT: Final = 1 / 3
 # Measured on sandbox videos (see tests/test_filmstrip.py): 5 frames of 160 px at quality 70
@@ -209,6 +211,7 @@ def _write_jpeg(image: Image.Image, dest: Path, quality: int) -> None:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", quality=quality, optimize=True, progressive=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".tmp", dir=dest.parent)
+    os.chmod(tmp, _SHARED)  # mkstemp makes 0600: a shared page or picture must be readable
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(buffer.getvalue())

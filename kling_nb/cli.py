@@ -40,8 +40,15 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _progress(job: Job) -> None:
     fields = job.snapshot()
+    line = (fields["status"], fields["task_id"])
+    if _LAST_SHOWN.get(job.job_id) == line:  # a poll or download progress, not a new state
+        return
+    _LAST_SHOWN[job.job_id] = line
     task = f" task {fields['task_id']}" if fields["task_id"] else ""
     print(f"  {fields['elapsed_s']:6.1f}s  {fields['status']}{task}", flush=True)
+
+
+_LAST_SHOWN: dict[str, tuple[object, object]] = {}
 
 
 def _build_request(args: argparse.Namespace) -> Request:

@@ -120,7 +120,7 @@ class JudgeRow(widgets.VBox):  # type: ignore[misc]
             self._note.value = f"<small>{html.escape(str(exc))}</small>"
             return None
         self._note.value = ""
-        self.children = (*self.children, self.judge)
+        self.children = tuple([*self.children, self.judge])
         return self.judge
 
 

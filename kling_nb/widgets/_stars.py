@@ -120,7 +120,8 @@ class JudgeRow(widgets.VBox):  # type: ignore[misc]
             self._note.value = f"<small>{html.escape(str(exc))}</small>"
             return None
         self._note.value = ""
-        self.children = tuple([*self.children, self.judge])
+        row: tuple[Any, ...] = self.children
+        self.children = (*row, self.judge)
         return self.judge
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import KlingError, error_fields
+from ._judge_ops import rate as rate_job
 from ._loop import Runner
 from ._models import Task
 from ._requests import Request
@@ -304,6 +305,10 @@ class Job:
         return True
 
     # -- change notification (used by the widgets) ---------------------------------------------
+
+    def rate(self, stars: int, *, note: str | None = None, rater: str | None = None) -> None:
+        """Rate this job 1-5 stars; `rater` (default: the OS user) replaces their older rating."""
+        rate_job(self.studio.log, self, stars, note=note, rater=rater)
 
     def on_change(self, callback: Listener) -> None:
         """Call `callback(job)` on the Studio's loop after every state change."""

@@ -15,6 +15,7 @@ from . import _keeper
 from ._client import ENV_BASE_URL, ENV_KEY, AsyncClient
 from ._errors import CreateOutcomeUnknownError, KlingError, ValidationError
 from ._jobs import Job
+from ._judge_ops import Judging
 from ._keeper import Keeper
 from ._ledger import Claim, Ledger, LedgerError
 from ._loop import Runner
@@ -52,7 +53,7 @@ SANDBOX_ENDPOINT: Final = "sandbox:embedded"
 REQUEST_TYPES: Final = (TextToVideo, ImageToVideo, OmniVideo)
 
 
-class Studio:
+class Studio(Judging):
     """Submit Kling video jobs without blocking the notebook; keep a ledger of every run.
 
     With no API key anywhere (argument or `$WORLDROUTER_API_KEY`) and no base URL, the Studio

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _frames, _judging, _leases, _writes
+from . import _frames, _judging, _leases, _ranks, _writes
 from ._codec import decode_row
 from ._leases import Claim
 from ._schema import FINAL_STATES
@@ -23,6 +23,8 @@ from ._store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .._judging import Vote
 
 __all__ = ["Ledger"]
 
@@ -231,21 +233,58 @@ class Ledger:
 
         By default: median seconds from create to finish and estimated cost, for each prompt
         under each (model, mode, duration). Pass `rows` (a filtered `df`, with its `status`
-        column) to compare a subset.
+        column) to compare a subset. Once jobs are rated or judged, the pivot also holds
+        `stars_mean` (mean stars) and `score` (the Bradley–Terry score of each cell's variant).
         """
         frame = self.df if rows is None else rows
-        return _frames.compare_frame(
-            frame, index=index, columns=columns, values=values, aggfunc=aggfunc
+        names = [values] if isinstance(values, str) else list(values)
+        how: Any = aggfunc
+        if "job_id" in frame:
+            fields = [*_frames.as_list(index), *_frames.as_list(columns)]
+            frame, added = _ranks.judged_values(frame, self.judgements, self.ratings, fields)
+            if added:
+                how = dict.fromkeys(names, aggfunc) | dict.fromkeys(added, "mean")
+                names += added
+        return _frames.compare_frame(frame, index=index, columns=columns, values=names, aggfunc=how)
+
+    def votes(self, job_ids: Sequence[str] | None = None) -> list[Vote]:
+        """The judgements as `Vote`s, oldest first (with `job_ids`: those showing any of them)."""
+        return _ranks.to_votes(self.judgements, job_ids)
+
+    def rankings(
+        self,
+        by: str | Sequence[str] = ("prompt",),
+        jobs: Sequence[Any] | None = None,
+        *,
+        rater: str | None = None,
+    ) -> pd.DataFrame:
+        """One row per variant (the `by` fields), best first, from the judgements and ratings.
+
+        Columns: the `by` fields, `score` (Bradley–Terry log-strength), `ci_low`/`ci_high`
+        (95 %), `wins`, `losses`, `ties`, `comparisons`, `stars_mean`, `stars_n`,
+        `total_s_mean`, `cost_estimate_mean`. `jobs` (Jobs or job ids) limits it to those
+        jobs (default: every job judged or rated); `rater` keeps one rater's records only.
+        `attrs["position_bias"]` tells how often the left video won a two-way vote.
+        """
+        fields = _frames.as_list(by)
+        return _ranks.variant_rankings(
+            self.df, self.judgements, self.ratings, by=fields, jobs=jobs, rater=rater
         )
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write `df` to a CSV file; returns its path."""
+    def _export_frame(self, table: str) -> pd.DataFrame:
+        if table not in _ranks.TABLES:
+            raise ValueError(f"table={table!r}: one of {', '.join(_ranks.TABLES)}")
+        frame: pd.DataFrame = getattr(self, "df" if table == "jobs" else table)
+        return _ranks.table_for_export(table, frame)
+
+    def to_csv(self, path: str | Path, *, table: str = "jobs") -> Path:
+        """Write `df` (or `table="ratings"` / `"judgements"`) to a CSV file; returns its path."""
         target = Path(path)
-        self.df.to_csv(target, index=False)
+        self._export_frame(table).to_csv(target, index=False)
         return target
 
-    def to_parquet(self, path: str | Path) -> Path:
-        """Write `df` to a Parquet file (needs pyarrow); returns its path."""
+    def to_parquet(self, path: str | Path, *, table: str = "jobs") -> Path:
+        """Write `df` (or `table="ratings"` / `"judgements"`) to Parquet (needs pyarrow)."""
         target = Path(path)
-        self.df.to_parquet(target, index=False)
+        self._export_frame(table).to_parquet(target, index=False)
         return target

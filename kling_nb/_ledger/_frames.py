@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from ._store import Store
 
-__all__ = ["COLUMNS", "compare_frame", "events_frame", "jobs_frame", "timing_stats"]
+__all__ = ["COLUMNS", "as_list", "compare_frame", "events_frame", "jobs_frame", "timing_stats"]
 
 COLUMNS: Final = (
     "job_id",
@@ -146,7 +146,8 @@ def events_frame(store: Store, job_id: str | None) -> pd.DataFrame:
     return result
 
 
-def _as_list(value: str | Sequence[str]) -> list[str]:
+def as_list(value: str | Sequence[str]) -> list[str]:
+    """`value` as a list of names (one string is one name)."""
     return [value] if isinstance(value, str) else list(value)
 
 
@@ -163,7 +164,7 @@ def compare_frame(
         raise ValueError("compare() counts succeeded jobs only: its rows need a 'status' column")
     succeeded = frame[frame["status"] == _SUCCEEDED]
     pivot: pd.DataFrame = succeeded.pivot_table(
-        index=_as_list(index), columns=_as_list(columns), values=_as_list(values), aggfunc=aggfunc
+        index=as_list(index), columns=as_list(columns), values=as_list(values), aggfunc=aggfunc
     )
     return pivot
 

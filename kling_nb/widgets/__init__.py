@@ -3,13 +3,14 @@
 - `StudioPanel(studio)`: the generate form (`studio.panel()`, `kn.panel()`).
 - `JobCard(job)`: one job, live (status, ETA, video); `show_job(job)` displays one.
 - `ComparisonGrid(jobs)`: videos side by side with their ledger rows; `show_grid(jobs)`.
+- `JudgeWidget`: blind k-wise votes (`studio.judge(jobs)`); `RankingsTable`, `show_rankings`.
 
 `show_job` and `show_grid` are the display seams of `Job` and `Sweep`: they publish the live
 widget and a static `text/html` copy that follows the job, so a saved notebook still shows
 the cards and videos without a kernel. The HTML itself comes from `kling_nb._render`.
 
 Importing this package registers its views in `kling_nb._views` (`show_job`, `show_grid`,
-`job_html`, `panel`, `grid`), so the layers below display jobs without importing it.
+`job_html`, `panel`, `grid`, `judge`), so the layers below display jobs without importing it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from .._render import job_card_html
 from ._card import JobCard, show_job
 from ._display import StaticCopy, display_bundles
 from ._grid import ComparisonGrid, show_grid
+from ._judge import JudgeItem, JudgeWidget, judge_widget
 from ._panel import StudioPanel
+from ._rankings import RankingsTable, show_rankings
 
 if TYPE_CHECKING:
     from .._jobs import Job
@@ -30,12 +33,16 @@ if TYPE_CHECKING:
 __all__ = [
     "ComparisonGrid",
     "JobCard",
+    "JudgeItem",
+    "JudgeWidget",
+    "RankingsTable",
     "StaticCopy",
     "StudioPanel",
     "display_bundles",
     "register_views",
     "show_grid",
     "show_job",
+    "show_rankings",
 ]
 
 
@@ -62,6 +69,7 @@ def register_views() -> None:
     _views.register("job_html", _job_html)
     _views.register("panel", _panel)
     _views.register("grid", _grid)
+    _views.register("judge", judge_widget)
 
 
 register_views()

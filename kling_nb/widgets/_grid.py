@@ -20,6 +20,7 @@ from .._render import (
 )
 from ._display import StaticCopy, hider, html_output, show_widget
 from ._live import job_active, spawn_timer, stop_timer
+from ._stars import judge_row, star_cells
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +59,7 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
     Each cell is its own `Output`, re-rendered when its job changes (so a finished video keeps
     playing while others finish); a "play all in sync" button restarts every video in this
     grid only; the ledger rows of these jobs sit below as a table, refreshed as jobs finish.
+    Stars under each video rate it (`job.rate`); "judge these" opens `studio.judge(jobs)`.
     """
 
     def __init__(
@@ -82,14 +84,15 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         self._timer: Any = None
         self._timer_studio: Studio | None = None
         box = widgets.GridBox(
-            self._cells,
+            star_cells(self.jobs, self._cells),
             layout=widgets.Layout(
                 grid_template_columns=f"repeat({self.columns}, minmax(0, 1fr))",
                 grid_gap="10px",
             ),
         )
         controls = widgets.HTML(grid_controls_html("." + css_class))
-        self.children = (hider(self.model_id), controls, box, self._table)
+        self.judging = judge_row(self.jobs)
+        self.children = (hider(self.model_id), controls, box, self._table, self.judging)
         ref = weakref.ref(self)
         for index, job in enumerate(self.jobs):
 

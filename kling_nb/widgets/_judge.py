@@ -20,12 +20,12 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
 from .._judging import Vote, next_matchup, pair_counts
-from .._render import grid_controls_html
+from .._render import grid_controls_html, relative_src_or_none
 from .._render._judge import (
     JudgeCell,
     judge_label,
@@ -33,8 +33,12 @@ from .._render._judge import (
     judge_view_html,
 )
 from ._display import StaticCopy, hider, html_output, show_widget
+from ._rankings import RankingsTable
 
-__all__ = ["JudgeItem", "JudgeWidget"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["JudgeItem", "JudgeWidget", "judge_widget"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,9 @@ Phase = Literal["vote", "revealed", "done"]
 class JudgeWidget(widgets.VBox):  # type: ignore[misc]
     """k finished videos side by side in random order; vote for the best, tie, or skip.
 
-    Each vote calls `record(Vote)` once; the next match-up comes from `next_matchup` over the
-    earlier votes (`history`) and this session's. `rounds` votes (skips not counted) end it.
+    Each vote calls `record(Vote)` once, then every `on_vote` listener; the next match-up
+    comes from `next_matchup` over the earlier votes (`history`) and this session's. `rounds`
+    votes (skips not counted) end it. `rank(by)` (a rankings DataFrame) backs `rankings()`.
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         rng: random.Random | None = None,
         history: Sequence[Vote] = (),
         clock: Callable[[], float] = time.time,
+        rank: Callable[[Sequence[str]], pd.DataFrame] | None = None,
     ) -> None:
         super().__init__(layout=widgets.Layout(max_width="1200px"))
         self.items = {item.item_id: item for item in items}
@@ -94,7 +100,8 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         if blind:
             _check_blind(items)
         self.k, self.blind, self.rater, self.rounds = k, blind, rater, rounds
-        self._record, self._clock = record, clock
+        self._record, self._clock, self._rank = record, clock, rank
+        self._listeners: list[Callable[[Vote], None]] = []
         self._rng = rng or random.Random()
         self.votes: list[Vote] = list(history)
         self.session_votes = 0
@@ -194,6 +201,8 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
             return None
         vote = Vote(self._clock(), self.rater, self.current, choice, tie)
         self._record(vote)
+        for listener in list(self._listeners):
+            listener(vote)
         self.votes.append(vote)
         self.session_votes += 1
         self._last = vote
@@ -201,6 +210,20 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         index = self.current.index(choice) if choice is not None else None
         self._render(chosen=index, tie=tie)
         return vote
+
+    def on_vote(self, callback: Callable[[Vote], None]) -> None:
+        """Call `callback(vote)` after each vote is recorded."""
+        self._listeners.append(callback)
+
+    def rankings(self, by: str | Sequence[str] = ("prompt",)) -> RankingsTable:
+        """A live rankings table of these videos' variants (`by` fields) that follows the votes."""
+        rank = self._rank
+        if rank is None:
+            raise RuntimeError("this judge widget has no rankings source (use studio.judge)")
+        fields = (by,) if isinstance(by, str) else tuple(by)
+        table = RankingsTable(lambda: rank(fields))
+        self.on_vote(lambda _vote: table.refresh())
+        return table
 
     def choose(self, index: int) -> Vote | None:
         """Vote for the item shown at `index` (0 is "A"); returns the Vote recorded."""
@@ -249,3 +272,18 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
 
     def _ipython_display_(self) -> None:
         show_widget(self)
+
+
+def judge_widget(entries: Sequence[Mapping[str, Any]], **options: Any) -> JudgeWidget:
+    """A `JudgeWidget` over `studio.judge`'s entries (video and poster paths become page srcs)."""
+    items = [
+        JudgeItem(
+            str(entry["item_id"]),
+            tuple(entry["job_ids"]),
+            relative_src_or_none(entry["video"], None) or "",
+            relative_src_or_none(entry.get("poster"), None),
+            dict(entry.get("reveal") or {}),
+        )
+        for entry in entries
+    ]
+    return JudgeWidget(items, **options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -12,10 +13,14 @@ import pandas as pd
 import pytest
 from _widget_helpers import XSS_ATTR, XSS_SCRIPT, assert_safe_html, video_srcs
 
+import kling_nb as kn
 from kling_nb._judging import Vote, rankings_frame
 from kling_nb._render._judge import rankings_table_html, safe_src
+from kling_nb.sandbox import Sandbox
+from kling_nb.widgets import ComparisonGrid
 from kling_nb.widgets._display import display_bundles
 from kling_nb.widgets._judge import JudgeItem, JudgeWidget
+from kling_nb.widgets._stars import StarBar
 
 IDENTITIES = {
     "a": {"prompt": "a fox in snow", "model": "kling-v3", "mode": "pro", "cost": "0.56 credits"},
@@ -186,3 +191,118 @@ def test_the_views_escape_what_they_show() -> None:
     table = rankings_table_html(rankings_frame(jobs, [Vote(0, None, ("x1", "x2"), "x1")]))
     assert_safe_html(table)
     assert "left position won 100% of 1 two-way votes" in table
+
+
+# -- through the Studio: real jobs finished against a fast sandbox over real HTTP --------------
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kn.Studio]:
+    root = tmp_path_factory.mktemp("judge-widget")
+    with (
+        Sandbox(time_scale=0.01, seed=5) as sandbox,
+        kn.Studio(api_key="sk-sandbox-team", base_url=sandbox.base_url, root=root) as studio,
+    ):
+        jobs = studio.sweep(["a heron in fog", "a heron in fog at dawn", "a kite over dunes"])
+        jobs.wait(timeout=60)
+        assert [job.status for job in jobs] == ["succeeded"] * 3
+        yield studio
+
+
+def studio_identities(studio: kn.Studio) -> list[str]:
+    found: list[str] = []
+    for job in studio.jobs.values():
+        assert job.video_path is not None
+        found += [job.job_id, job.prompt, job.video_path.name, job.video_path.stem]
+    return found
+
+
+def test_studio_judge_serves_opaque_copies_and_hides_every_identity(
+    judged: kn.Studio, published: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(judged.root)
+    widget = judged.judge(rater="blind-ann", rounds=2)
+    state = page_state(widget)
+    static = json.dumps(display_bundles(widget))
+    for text in studio_identities(judged):
+        assert text not in state, text
+        assert text not in widget.view_html, text
+        assert text not in static, text
+    srcs = video_srcs(widget.view_html)
+    assert len(srcs) == 2
+    for src in srcs:
+        assert re.fullmatch(r"kling_outputs/judge/[0-9a-f]{16}\.mp4", src), src
+    for item in widget.items.values():
+        job = judged.jobs[item.item_id]
+        assert job.video_path is not None
+        copy = judged.root / item.video_src
+        assert copy.read_bytes() == job.video_path.read_bytes()
+        assert item.poster is not None
+        assert (judged.root / item.poster).is_file()
+    assert widget.rater == "blind-ann"
+    widget.choose(0)
+    assert any(job.prompt in widget.view_html for job in judged.jobs.values())
+
+
+def test_a_vote_in_the_widget_equals_the_same_vote_through_prefer(judged: kn.Studio) -> None:
+    widget = judged.judge(rater="widget-ann")
+    shown = widget.current
+    widget._pick[1].click()  # "B is better"
+    winner, loser = shown[1], shown[0]
+    seq = judged.prefer(winner, judged.jobs[loser], rater="prefer-ann")
+    rows = judged.log.judgements.set_index("seq")
+    by_widget = rows[rows["rater"] == "widget-ann"].iloc[-1]
+    by_prefer = rows.loc[seq]
+    assert list(by_widget["shown"]) == list(shown)  # the display order, for position bias
+    assert sorted(by_widget["shown"]) == sorted(by_prefer["shown"])
+    assert (by_widget["choice"], by_widget["tie"]) == (by_prefer["choice"], by_prefer["tie"])
+    assert by_widget["choice"] == winner
+    as_widget = judged.log.rankings(rater="widget-ann")
+    as_prefer = judged.log.rankings(rater="prefer-ann")
+    pd.testing.assert_frame_equal(as_widget, as_prefer)
+    assert as_widget.iloc[0]["wins"] == 1
+
+
+def test_the_rankings_table_follows_the_votes_and_keeps_a_static_copy(
+    judged: kn.Studio, published: list[dict[str, Any]]
+) -> None:
+    widget = judged.judge(rater="table-ann", rounds=3)
+    table = widget.rankings()
+    table._ipython_display_()
+    assert "kn-rankings" in table.html
+    before = table.frame
+    assert before is not None
+    first = before["comparisons"].sum()
+    for _ in range(3):
+        widget.choose(0)
+        widget.advance()
+    assert widget.phase == "done"
+    after = table.frame
+    assert after is not None
+    assert after["comparisons"].sum() == first + 6  # each two-way vote counts for both sides
+    updates = [sent for sent in published if sent["update"]]
+    assert updates
+    assert "text/html" in updates[-1]["data"]
+    assert table.html in updates[-1]["data"]["text/html"]
+    assert repr(table) == "<RankingsTable 3 variants>"
+
+
+def test_the_grid_rates_with_stars_and_opens_a_judge(judged: kn.Studio) -> None:
+    grid = ComparisonGrid(list(judged.jobs.values()))
+    bars = [box.children[1] for box in grid.children[2].children]
+    assert all(isinstance(bar, StarBar) for bar in bars)
+    bar = bars[0]
+    assert not any(button.disabled for button in bar._buttons)
+    bar.rater = "grid-ann"
+    bar._buttons[3].click()
+    ratings = judged.log.ratings
+    mine = ratings[ratings["rater"] == "grid-ann"]
+    assert mine[["job_id", "stars"]].values.tolist() == [[bar.job.job_id, 4]]
+    assert [b.description for b in bar._buttons] == ["★"] * 4 + ["☆"]
+    assert StarBar(bar.job, rater="grid-ann").stars == 4  # read back from the ledger
+    grid.judging.button.click()
+    judge = grid.judging.judge
+    assert isinstance(judge, JudgeWidget)
+    assert judge in grid.judging.children
+    assert grid.judging.start() is judge
+    grid.close()

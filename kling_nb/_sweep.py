@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ._errors import KlingError, ValidationError
 from ._jobs import Job
+from ._ledger._core import EXPORT_TITLE, comparison_row
 from ._models import MODELS
 from ._requests import OmniVideo, Request, TextToVideo
 from ._views import view
@@ -36,6 +39,18 @@ class Sweep(list[Job]):
             return None
         frame = self[0].studio.log.df
         return frame[frame["job_id"].isin([job.job_id for job in self])]
+
+    def export(self, folder: str | os.PathLike[str], *, title: str = EXPORT_TITLE) -> Path:
+        """Write a comparison page of these jobs, as they are now, that stands on its own.
+
+        `folder` gets `index.html` (the videos side by side, played in sync, and a comparison
+        table), copies of the videos, their posters and filmstrips, and `comparison.csv`; it
+        plays offline in any browser, moved anywhere. Returns the path of `index.html`.
+        Unfinished jobs show their status: `sweep.wait().export(folder)` waits first.
+        """
+        rows = [comparison_row(job.snapshot(), None) for job in self]
+        path: Path = view("export", folder, rows, title=title)
+        return path
 
     def _ipython_display_(self) -> None:
         view("show_grid", list(self))

@@ -2,19 +2,22 @@
 
 It is written before every action (the row exists before the create request is sent) and at
 every state change, so a crashed kernel loses nothing: `Studio.resume()` claims it back.
-pandas views (`df`, `events`, `compare`, `ratings`, `judgements`) are built on demand.
+pandas views (`df`, `events`, `compare`, `ratings`, `judgements`) are built on demand, and
+`export` writes a comparison page of its rows that stands on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._views import view
 from . import _frames, _judging, _leases, _ranks, _writes
 from ._codec import decode_row
 from ._leases import Claim
@@ -26,9 +29,10 @@ if TYPE_CHECKING:
 
     from .._judging import Vote
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "comparison_row", "job_ids"]
 
 T = TypeVar("T")
+EXPORT_TITLE = "kling_nb comparison"
 _ORDER = " ORDER BY submitted_at, job_id"
 _NOT_FINAL = f"status NOT IN ({', '.join('?' for _ in FINAL_STATES)})"
 
@@ -288,3 +292,56 @@ class Ledger:
         target = Path(path)
         self._export_frame(table).to_parquet(target, index=False)
         return target
+
+    def export(
+        self,
+        folder: str | os.PathLike[str],
+        jobs: Any = None,
+        *,
+        title: str = EXPORT_TITLE,
+        cost_unit: str = "credits",
+    ) -> Path:
+        """Write a comparison page of these jobs (default: every job) that stands on its own.
+
+        `jobs`: Job objects, job ids, or a DataFrame with a `job_id` column (a filtered `df`).
+        `folder` gets `index.html`, copies of the videos, posters and filmstrips, and
+        `comparison.csv`; it plays offline in any browser, moved anywhere. Returns the path
+        of `index.html`. A job id missing from the ledger raises `KeyError`.
+        """
+        if jobs is None:
+            rows = self._store.read(_select("1", ()), "read the jobs")
+        else:
+            ids = job_ids(jobs)
+            found = {row["job_id"]: row for row in self.by_ids(ids)}
+            missing = [job_id for job_id in ids if job_id not in found]
+            if missing:
+                raise KeyError(f"no such jobs in {self.path}: {', '.join(missing)}")
+            rows = [found[job_id] for job_id in dict.fromkeys(ids)]
+        page_rows = [comparison_row(row, cost_unit) for row in rows]
+        path: Path = view("export", folder, page_rows, title=title)
+        return path
+
+
+def job_ids(jobs: Any) -> list[str]:
+    """The job ids of Job objects, ids, or a DataFrame's `job_id` column, in their order."""
+    if isinstance(jobs, str):
+        return [jobs]
+    columns = getattr(jobs, "columns", None)
+    if columns is not None:
+        if "job_id" not in columns:
+            raise ValueError("jobs: a DataFrame needs a 'job_id' column (e.g. a filtered log.df)")
+        jobs = jobs["job_id"]
+    items: Iterable[Any] = jobs
+    return [item if isinstance(item, str) else str(item.job_id) for item in items]
+
+
+def comparison_row(fields: Mapping[str, Any], cost_unit: str | None) -> dict[str, Any]:
+    """A ledger row or a job snapshot as a row of the exported page (adds `total_s`)."""
+    row = dict(fields)
+    created, finished = row.get("created_at"), row.get("finished_at")
+    if row.get("total_s") is None and isinstance(created, (int, float)):
+        row["total_s"] = (
+            round(finished - created, 3) if isinstance(finished, (int, float)) else None
+        )
+    row.setdefault("cost_unit", cost_unit)
+    return row

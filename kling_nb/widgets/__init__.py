@@ -10,7 +10,8 @@ widget and a static `text/html` copy that follows the job, so a saved notebook s
 the cards and videos without a kernel. The HTML itself comes from `kling_nb._render`.
 
 Importing this package registers its views in `kling_nb._views` (`show_job`, `show_grid`,
-`job_html`, `panel`, `grid`, `judge`), so the layers below display jobs without importing it.
+`job_html`, `panel`, `grid`, `judge`, `export`), so the layers below display jobs (and
+`Sweep.export`, `Ledger.export` write comparison pages) without importing it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import _views
+from .._export import export_comparison
 from .._render import job_card_html
 from ._card import JobCard, show_job
 from ._display import StaticCopy, display_bundles
@@ -70,6 +72,7 @@ def register_views() -> None:
     _views.register("panel", _panel)
     _views.register("grid", _grid)
     _views.register("judge", judge_widget)
+    _views.register("export", export_comparison)
 
 
 register_views()

@@ -4,9 +4,11 @@
 - `JobCard(job)`: one job, live (status, ETA, video); `show_job(job)` displays one.
 - `ComparisonGrid(jobs)`: videos side by side with their ledger rows; `show_grid(jobs)`.
 
-`show_job` and `show_grid` are the display seams of `Job` and `Sweep`: they publish the live
-widget and a static `text/html` copy that follows the job, so a saved notebook still shows
-the cards and videos without a kernel. The HTML itself comes from `kling_nb._render`.
+`show_job` and `show_grid` are the display seams of `Job` and `Sweep`. A live view's output
+is replaced by its final static output (`text/html` with each video's filmstrip, and a
+`text/plain` that says the same) when its jobs end or its Studio closes, so a saved notebook
+shows the cards and pictures without a kernel and no widget whose model is gone. The HTML
+itself comes from `kling_nb._render`.
 
 Importing this package registers its views in `kling_nb._views` (`show_job`, `show_grid`,
 `job_html`, `panel`, `grid`), so the layers below display jobs without importing it.
@@ -18,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _views
 from .._render import job_card_html
-from ._card import JobCard, show_job
-from ._display import StaticCopy, display_bundles
+from ._card import JobCard, show_job, static_job_bundle
+from ._display import LiveDisplay, StaticCopy, display_bundles
 from ._grid import ComparisonGrid, show_grid
 from ._panel import StudioPanel
 
@@ -30,17 +32,19 @@ if TYPE_CHECKING:
 __all__ = [
     "ComparisonGrid",
     "JobCard",
+    "LiveDisplay",
     "StaticCopy",
     "StudioPanel",
     "display_bundles",
     "register_views",
     "show_grid",
     "show_job",
+    "static_job_bundle",
 ]
 
 
 def _job_html(snapshot: dict[str, Any]) -> str:
-    return job_card_html(snapshot)
+    return job_card_html(snapshot, pictures=True)
 
 
 def _panel(studio: Studio) -> StudioPanel:
@@ -51,7 +55,7 @@ def _grid(jobs: list[Job]) -> ComparisonGrid:
     return ComparisonGrid(jobs)
 
 
-def _show_grid(jobs: list[Job]) -> ComparisonGrid:
+def _show_grid(jobs: list[Job]) -> ComparisonGrid | None:
     return show_grid(jobs)
 
 

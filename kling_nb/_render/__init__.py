@@ -17,7 +17,14 @@ nbviewer without a kernel.
 
 from __future__ import annotations
 
-from ._card import Preload, card_body_html, card_status_html, card_text, job_card_html
+from ._card import (
+    Preload,
+    card_body_html,
+    card_status_html,
+    card_text,
+    job_card_html,
+    video_block,
+)
 from ._errors import plain_error
 from ._grid import (
     grid_cell_html,
@@ -86,5 +93,6 @@ __all__ = [
     "relative_src_or_none",
     "short_id",
     "static_block",
+    "video_block",
     "video_src",
 ]

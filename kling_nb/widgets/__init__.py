@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _views
 from .._render import job_card_html
-from ._card import JobCard, show_job, static_job_bundle
+from ._card import JobCard, show_job, show_video, static_job_bundle
 from ._display import LiveDisplay, StaticCopy, display_bundles
 from ._grid import ComparisonGrid, show_grid
 from ._panel import StudioPanel
@@ -39,6 +39,7 @@ __all__ = [
     "register_views",
     "show_grid",
     "show_job",
+    "show_video",
     "static_job_bundle",
 ]
 

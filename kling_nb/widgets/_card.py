@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from .._render import card_body_html, card_status_html, card_text, job_card_html
+from .._filmstrip import make_pictures, picture_paths
+from .._render import (
+    card_body_html,
+    card_status_html,
+    card_text,
+    job_card_html,
+    relative_src_or_none,
+    video_block,
+)
 from ._display import Bundle, LiveDisplay, html_output, live_bundle, publish_static, static_bundle
 from ._live import job_active, job_state, spawn_timer, stop_timer
 
@@ -17,7 +25,7 @@ if TYPE_CHECKING:
     from .._jobs import Job
     from .._studio import Studio
 
-__all__ = ["JobCard", "job_final", "show_job", "static_job_bundle", "watch_close"]
+__all__ = ["JobCard", "job_final", "show_job", "show_video", "static_job_bundle", "watch_close"]
 
 
 def job_final(job: Job) -> bool:
@@ -182,3 +190,20 @@ def show_job(job: Job, *, base_dir: str | os.PathLike[str] | None = None) -> Job
     card = JobCard(job, base_dir=base_dir)
     card.live.show()
     return card
+
+
+def show_video(
+    path: str | os.PathLike[str], *, base_dir: str | os.PathLike[str] | None = None
+) -> None:
+    """Display a video file the way a finished job's card does: the video, then its filmstrip.
+
+    The filmstrip (made beside the video if it is not there yet) is inlined, so the output
+    still shows a picture where the file is absent (a fresh clone, GitHub).
+    """
+    pictures = picture_paths(path)
+    if not pictures.filmstrip.is_file():
+        make_pictures(path)
+    snapshot = {"video_path": os.fspath(path), "filmstrip": str(pictures.filmstrip)}
+    where = relative_src_or_none(os.fspath(path), base_dir) or os.fspath(path)
+    markup = video_block(snapshot, base_dir, False, pictures=True)
+    publish_static(static_bundle(f'<div class="kn-card">{markup}</div>', f"video: {where}"))

@@ -18,6 +18,7 @@ import nbformat
 import pytest
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("nbconvert")  # the `test` extra; the `fast` extra does not bring it
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))

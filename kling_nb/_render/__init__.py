@@ -17,10 +17,32 @@ nbviewer without a kernel.
 
 from __future__ import annotations
 
-from ._card import Preload, card_body_html, card_status_html, job_card_html
+from ._card import (
+    Preload,
+    card_body_html,
+    card_status_html,
+    card_text,
+    job_card_html,
+    video_block,
+)
 from ._errors import plain_error
-from ._grid import grid_cell_html, grid_columns, grid_controls_html, grid_html, grid_id_for
-from ._html import EMBED_MAX_BYTES, http_url, relative_src, relative_src_or_none, video_src
+from ._grid import (
+    grid_cell_html,
+    grid_columns,
+    grid_controls_html,
+    grid_html,
+    grid_id_for,
+    grid_text,
+)
+from ._html import (
+    EMBED_MAX_BYTES,
+    FILMSTRIP_MAX_BYTES,
+    filmstrip_uri,
+    http_url,
+    relative_src,
+    relative_src_or_none,
+    video_src,
+)
 from ._panel import (
     UPLOAD_CLASS,
     banner_html,
@@ -29,6 +51,7 @@ from ._panel import (
     message_html,
     panel_css,
     panel_html,
+    panel_text,
     static_block,
 )
 from ._table import LEDGER_TABLE_COLUMNS, ledger_table_html
@@ -38,13 +61,16 @@ from ._words import format_amount, format_rate, format_seconds, short_id
 __all__ = [
     "BADGE_COLORS",
     "EMBED_MAX_BYTES",
+    "FILMSTRIP_MAX_BYTES",
     "LEDGER_TABLE_COLUMNS",
     "UPLOAD_CLASS",
     "Preload",
     "banner_html",
     "card_body_html",
     "card_status_html",
+    "card_text",
     "estimate_html",
+    "filmstrip_uri",
     "format_amount",
     "format_rate",
     "format_seconds",
@@ -53,6 +79,7 @@ __all__ = [
     "grid_controls_html",
     "grid_html",
     "grid_id_for",
+    "grid_text",
     "hide_static_css",
     "http_url",
     "job_card_html",
@@ -60,10 +87,12 @@ __all__ = [
     "message_html",
     "panel_css",
     "panel_html",
+    "panel_text",
     "plain_error",
     "relative_src",
     "relative_src_or_none",
     "short_id",
     "static_block",
+    "video_block",
     "video_src",
 ]

@@ -9,7 +9,16 @@ from typing import Final, Literal
 
 from .._states import JobState
 from ._errors import plain_error
-from ._html import Snapshot, esc, num, relative_src_or_none, state_of, status_text, video_src
+from ._html import (
+    Snapshot,
+    esc,
+    filmstrip_uri,
+    num,
+    relative_src_or_none,
+    state_of,
+    status_text,
+    video_src,
+)
 from ._theme import BORDER, ERROR, FONT, MUTED, SURFACE, badge_color
 from ._words import cost_text, format_seconds, since_create, spec_text, taken
 
@@ -17,7 +26,9 @@ __all__ = [
     "Preload",
     "card_body_html",
     "card_status_html",
+    "card_text",
     "error_block",
+    "filmstrip_block",
     "job_card_html",
     "video_block",
 ]
@@ -26,6 +37,10 @@ Preload = Literal["metadata", "none", "auto"]
 """A `<video preload>`: the live view loads metadata; static copies load nothing."""
 
 _BAR: Final = "width:160px;vertical-align:middle;margin-left:6px"
+# A static copy's video hides itself when its file is missing (a fresh clone): the filmstrip
+# below it is then the picture. Renderers that strip handlers (GitHub, an untrusted notebook
+# in JupyterLab) keep the filmstrip too. A constant: nothing interpolated runs as script.
+HIDE_ON_ERROR: Final = "this.style.display='none'"
 
 
 def _badge(snapshot: Snapshot) -> str:
@@ -103,11 +118,17 @@ def video_block(
     *,
     fill: bool = False,
     preload: Preload = "metadata",
+    pictures: bool = False,
 ) -> str:
-    """The `<video>` of a finished job and a download link; '' when there is nothing to show."""
+    """The `<video>` of a finished job and a download link; '' when there is nothing to show.
+
+    `pictures=True` (static copies) adds the job's filmstrip below, as a small inline image,
+    and makes a video whose file is missing hide itself, so the filmstrip stands in for it.
+    """
     src = video_src(snapshot, base_dir=base_dir, embed=embed)
+    strip = filmstrip_block(snapshot) if pictures else ""
     if src is None:
-        return ""
+        return strip
     path = snapshot.get("video_path")
     name = PurePath(path).name if isinstance(path, str) and path else "video.mp4"
     link = src if not src.startswith("data:") else (relative_src_or_none(path, base_dir) or "")
@@ -118,10 +139,24 @@ def video_block(
         else ""
     )
     size = "width:100%" if fill else "max-width:100%;max-height:360px"
+    hide = f' onerror="{HIDE_ON_ERROR}"' if pictures else ""
     return (
         f'<video class="kn-video" controls muted loop playsinline preload="{esc(preload)}" '
-        f'src="{esc(src)}" style="{size};display:block;margin:6px 0;background:#000">'
-        f"</video>{download}"
+        f'src="{esc(src)}"{hide} style="{size};display:block;margin:6px 0;background:#000">'
+        f"</video>{strip}{download}"
+    )
+
+
+def filmstrip_block(snapshot: Snapshot) -> str:
+    """The job's filmstrip (frames side by side) as an inline `<img>`; '' when it has none."""
+    uri = filmstrip_uri(snapshot)
+    if uri is None:
+        return ""
+    prompt = str(snapshot.get("prompt") or "the video")
+    label = f"filmstrip: 5 frames of {prompt if len(prompt) <= 80 else prompt[:77] + '…'}"
+    return (
+        f'<img class="kn-filmstrip" src="{esc(uri)}" alt="{esc(label)}" title="{esc(label)}" '
+        'style="display:block;width:100%;max-width:640px;height:auto;margin:4px 0">'
     )
 
 
@@ -167,6 +202,7 @@ def card_body_html(
     base_dir: str | os.PathLike[str] | None = None,
     embed: bool = False,
     preload: Preload = "metadata",
+    pictures: bool = False,
 ) -> str:
     """The card below its status line: prompt, cost, ids, error, video and request JSON."""
     prompt = snapshot.get("prompt") or ""
@@ -179,7 +215,9 @@ def card_body_html(
     # An active job has no video yet: while it downloads, showing the remote URL would load
     # the same video twice (remote, then the local file a moment later).
     active = state is not None and state.active
-    video = "" if active else video_block(snapshot, base_dir, embed, preload=preload)
+    video = (
+        "" if active else video_block(snapshot, base_dir, embed, preload=preload, pictures=pictures)
+    )
     return (
         f'<div class="kn-body">{prompt_html}{_meta_line(snapshot)}{error_block(snapshot)}'
         f"{video}{_request_block(snapshot)}</div>"
@@ -192,6 +230,7 @@ def job_card_html(
     base_dir: str | os.PathLike[str] | None = None,
     embed: bool = False,
     preload: Preload = "metadata",
+    pictures: bool = False,
 ) -> str:
     """A whole job card from `Job.snapshot()`: status, ETA, metadata, error, video, request.
 
@@ -199,10 +238,34 @@ def job_card_html(
     working directory, which is the notebook's folder in a kernel), else at the http(s)
     `video_url`. `embed=True` inlines small files as base64 instead (off by default).
     `preload="none"` is for a copy that stays hidden while a live view plays the same file.
+    `pictures=True` (a saved notebook's final card) adds the filmstrip: see `video_block`.
     """
-    body = card_body_html(snapshot, base_dir=base_dir, embed=embed, preload=preload)
+    body = card_body_html(
+        snapshot, base_dir=base_dir, embed=embed, preload=preload, pictures=pictures
+    )
     return (
         f'<div class="kn-card" style="{FONT};background:{SURFACE};border:1px solid {BORDER};'
         f'border-radius:6px;padding:8px 10px;margin:4px 0;max-width:760px">'
         f"{card_status_html(snapshot)}{body}</div>"
     )
+
+
+def card_text(snapshot: Snapshot, *, base_dir: str | os.PathLike[str] | None = None) -> str:
+    """The card as plain text (`text/plain` beside the HTML), saying the same as the HTML."""
+    state = state_of(snapshot)
+    lines = [
+        f"kling_nb job {snapshot.get('job_id') or '?'}: {status_text(snapshot)} · "
+        f"{spec_text(snapshot)}"
+    ]
+    prompt = str(snapshot.get("prompt") or "")
+    if prompt:
+        lines.append(repr(prompt if len(prompt) <= 100 else prompt[:97] + "..."))
+    headline = plain_error(snapshot)
+    if headline is not None:
+        lines.append(f"error: {headline}")
+    if state is JobState.SUCCEEDED:
+        lines.append(f"done in {format_seconds(taken(snapshot))} · {cost_text(snapshot)}")
+        where = relative_src_or_none(snapshot.get("video_path"), base_dir)
+        if where is not None:
+            lines.append(f"video: {where}")
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 from .._states import JobState
-from ._card import Preload, card_status_html, error_block, video_block
+from ._card import Preload, card_status_html, card_text, error_block, video_block
 from ._html import Snapshot, esc, safe_id, state_of
 from ._theme import BUTTON, FONT, MUTED
 from ._words import cost_text, format_seconds, spec_text, taken
@@ -18,6 +18,7 @@ __all__ = [
     "grid_controls_html",
     "grid_html",
     "grid_id_for",
+    "grid_text",
 ]
 
 
@@ -33,10 +34,12 @@ def grid_cell_html(
     base_dir: str | os.PathLike[str] | None = None,
     embed: bool = False,
     preload: Preload = "metadata",
+    pictures: bool = False,
 ) -> str:
     """One grid cell: the prompt, then '<spec> · took 37 s · est. 1.12 credits', then the video.
 
     Every number says what it is ('10 s video', 'took 37 s'), so two seconds never look alike.
+    `pictures=True` (a saved notebook's final grid) adds each video's filmstrip.
     """
     done = state_of(snapshot) is JobState.SUCCEEDED
     prompt = str(snapshot.get("prompt") or "")
@@ -51,7 +54,7 @@ def grid_cell_html(
         f'<div class="kn-numbers" style="{MUTED}">{esc(" · ".join(numbers))}</div>'
     )
     if done:
-        body = video_block(snapshot, base_dir, embed, fill=True, preload=preload)
+        body = video_block(snapshot, base_dir, embed, fill=True, preload=preload, pictures=pictures)
         body = body or f'<div style="{MUTED}">no video</div>'
     else:
         body = f'<div style="margin:4px 0">{card_status_html(snapshot)}</div>'
@@ -106,6 +109,7 @@ def grid_html(
     embed: bool = False,
     grid_id: str | None = None,
     preload: Preload = "metadata",
+    pictures: bool = False,
 ) -> str:
     """Videos side by side, each titled with prompt, model, mode, duration, time and cost.
 
@@ -115,7 +119,8 @@ def grid_html(
     items = list(snapshots)
     element = safe_id(grid_id or grid_id_for(items))
     cells = "".join(
-        grid_cell_html(s, base_dir=base_dir, embed=embed, preload=preload) for s in items
+        grid_cell_html(s, base_dir=base_dir, embed=embed, preload=preload, pictures=pictures)
+        for s in items
     )
     n = grid_columns(len(items), columns)
     return (
@@ -124,3 +129,12 @@ def grid_html(
         f'<div style="display:grid;grid-template-columns:repeat({n},minmax(0,1fr));gap:10px">'
         f"{cells}</div></div>"
     )
+
+
+def grid_text(
+    snapshots: Iterable[Snapshot], *, base_dir: str | os.PathLike[str] | None = None
+) -> str:
+    """The grid as plain text: one card's text per job, in grid order."""
+    items = list(snapshots)
+    cards = "\n".join(card_text(s, base_dir=base_dir) for s in items)
+    return f"kling_nb comparison grid of {len(items)} jobs\n{cards}"

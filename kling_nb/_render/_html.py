@@ -2,7 +2,7 @@
 
 Every interpolated string goes through `esc` (`html.escape(..., quote=True)`), and only http(s)
 URLs or relative file paths ever become a `src` or `href`: never `javascript:`, and `data:`
-only with `embed=True`.
+only for a video with `embed=True` or for a filmstrip image (`filmstrip_uri`, JPEG bytes checked).
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from pathlib import Path, PurePath
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
+from .._filmstrip import PictureError, data_uri, picture_paths
 from .._states import JobState
 
 __all__ = [
     "EMBED_MAX_BYTES",
+    "FILMSTRIP_MAX_BYTES",
     "Snapshot",
     "esc",
+    "filmstrip_uri",
     "http_url",
     "num",
     "relative_src",
@@ -39,6 +42,10 @@ Snapshot = Mapping[str, Any]
 
 EMBED_MAX_BYTES: Final = 8 * 1024 * 1024
 """`embed=True` inlines a video only up to this size; bigger files keep their relative path."""
+
+FILMSTRIP_MAX_BYTES: Final = 27_000
+"""A filmstrip is inlined into a saved notebook only up to this size (its base64 is 4/3 of it:
+with the card's HTML, a finished job stays within 40 KB of notebook; issue 14)."""
 
 _VIDEO_TYPES: Final[Mapping[str, str]] = {
     ".mp4": "video/mp4",
@@ -146,3 +153,22 @@ def video_src(
         if relative is not None:
             return relative
     return http_url(snapshot.get("video_url"))
+
+
+def filmstrip_uri(snapshot: Snapshot) -> str | None:
+    """The job's filmstrip as a `data:image/jpeg;base64,...` URL, or None.
+
+    The file is the snapshot's `filmstrip`, else the `<stem>.strip.jpg` beside its video. None
+    when it is missing, not an image, or over `FILMSTRIP_MAX_BYTES`: a card then shows no
+    picture rather than bloat the notebook.
+    """
+    path = snapshot.get("filmstrip")
+    if not isinstance(path, str) or not path:
+        video = snapshot.get("video_path")
+        if not isinstance(video, str) or not video:
+            return None
+        path = str(picture_paths(video).filmstrip)
+    try:
+        return data_uri(path, max_bytes=FILMSTRIP_MAX_BYTES)
+    except PictureError:
+        return None

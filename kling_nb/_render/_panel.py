@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ._card import Preload, job_card_html
+from ._card import Preload, card_text, job_card_html
 from ._html import Snapshot, esc, safe_id
 from ._theme import BRAND, ERROR, FONT, MUTED, SUCCESS, SURFACE_ALT, WARN_COLOR
 
@@ -17,6 +17,7 @@ __all__ = [
     "message_html",
     "panel_css",
     "panel_html",
+    "panel_text",
     "rate_card_label",
     "static_block",
 ]
@@ -29,15 +30,19 @@ def _banner(accent: str, inner: str) -> str:
     )
 
 
-def banner_html(*, sandbox_url: str | None, base_url: str | None) -> str:
-    """Where jobs go: the sandbox (no credits used) or the real API (bills credit)."""
+def banner_html(*, sandbox_url: str | None, base_url: str | None, key_field: bool = True) -> str:
+    """Where jobs go: the sandbox (no credits used) or the real API (bills credit).
+
+    `key_field=False` (the static panel, which has no key field) leaves out "enter a key below".
+    """
     if sandbox_url is not None:
+        below = " (or enter a key below)" if key_field else ""
         return _banner(
             WARN_COLOR,
             "<b>Sandbox — no credits used.</b> Jobs go to the embedded WorldRouter stand-in at "
             f"<code>{esc(sandbox_url)}</code>, which makes real MP4 files locally. "
             "To use the real API, set <code>WORLDROUTER_API_KEY</code> before creating the "
-            "Studio (or enter a key below): generating then bills your team's real credit.",
+            f"Studio{below}: generating then bills your team's real credit.",
         )
     return _banner(
         BRAND,
@@ -53,15 +58,27 @@ def panel_html(
     snapshots: Iterable[Snapshot] = (),
     base_dir: str | os.PathLike[str] | None = None,
     preload: Preload = "metadata",
+    pictures: bool = False,
 ) -> str:
     """A static stand-in for the generate panel: its banner and the cards of its jobs."""
-    cards = "".join(job_card_html(s, base_dir=base_dir, preload=preload) for s in snapshots)
+    cards = "".join(
+        job_card_html(s, base_dir=base_dir, preload=preload, pictures=pictures) for s in snapshots
+    )
     return (
         f'<div class="kn-panel" style="{FONT}">'
-        f"{banner_html(sandbox_url=sandbox_url, base_url=base_url)}"
+        f"{banner_html(sandbox_url=sandbox_url, base_url=base_url, key_field=False)}"
         f'<div style="{MUTED};margin:4px 0">kling_nb generate panel: run the cell with a live '
         f"kernel to use it.</div>{cards}</div>"
     )
+
+
+def panel_text(
+    snapshots: Iterable[Snapshot], *, base_dir: str | os.PathLike[str] | None = None
+) -> str:
+    """The static panel as plain text: what it is, then the text of each of its jobs' cards."""
+    items = list(snapshots)
+    head = f"kling_nb generate panel ({len(items)} jobs; run the cell with a kernel to use it)"
+    return "\n".join([head, *(card_text(s, base_dir=base_dir) for s in items)])
 
 
 def rate_card_label(source: str) -> str:

@@ -5,9 +5,11 @@
 - `ComparisonGrid(jobs)`: videos side by side with their ledger rows; `show_grid(jobs)`.
 - `JudgeWidget`: blind k-wise votes (`studio.judge(jobs)`); `RankingsTable`, `show_rankings`.
 
-`show_job` and `show_grid` are the display seams of `Job` and `Sweep`: they publish the live
-widget and a static `text/html` copy that follows the job, so a saved notebook still shows
-the cards and videos without a kernel. The HTML itself comes from `kling_nb._render`.
+`show_job` and `show_grid` are the display seams of `Job` and `Sweep`. A live view's output
+is replaced by its final static output (`text/html` with each video's filmstrip, and a
+`text/plain` that says the same) when its jobs end or its Studio closes, so a saved notebook
+shows the cards and pictures without a kernel and no widget whose model is gone. The HTML
+itself comes from `kling_nb._render`.
 
 Importing this package registers its views in `kling_nb._views` (`show_job`, `show_grid`,
 `job_html`, `panel`, `grid`, `judge`, `export`), so the layers below display jobs (and
@@ -21,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from .. import _views
 from .._export import export_comparison
 from .._render import job_card_html
-from ._card import JobCard, show_job
-from ._display import StaticCopy, display_bundles
+from ._card import JobCard, show_job, show_video, static_job_bundle
+from ._display import LiveDisplay, StaticCopy, display_bundles
 from ._grid import ComparisonGrid, show_grid
 from ._judge import JudgeItem, JudgeWidget, judge_widget
 from ._panel import StudioPanel
@@ -37,6 +39,7 @@ __all__ = [
     "JobCard",
     "JudgeItem",
     "JudgeWidget",
+    "LiveDisplay",
     "RankingsTable",
     "StaticCopy",
     "StudioPanel",
@@ -45,11 +48,13 @@ __all__ = [
     "show_grid",
     "show_job",
     "show_rankings",
+    "show_video",
+    "static_job_bundle",
 ]
 
 
 def _job_html(snapshot: dict[str, Any]) -> str:
-    return job_card_html(snapshot)
+    return job_card_html(snapshot, pictures=True)
 
 
 def _panel(studio: Studio) -> StudioPanel:
@@ -60,7 +65,7 @@ def _grid(jobs: list[Job]) -> ComparisonGrid:
     return ComparisonGrid(jobs)
 
 
-def _show_grid(jobs: list[Job]) -> ComparisonGrid:
+def _show_grid(jobs: list[Job]) -> ComparisonGrid | None:
     return show_grid(jobs)
 
 

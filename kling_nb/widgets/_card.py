@@ -9,14 +9,57 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from .._render import card_body_html, card_status_html, job_card_html
-from ._display import StaticCopy, hider, html_output, show_widget
-from ._live import job_active, spawn_timer, stop_timer
+from .._filmstrip import make_pictures, picture_paths
+from .._render import (
+    card_body_html,
+    card_status_html,
+    card_text,
+    job_card_html,
+    relative_src_or_none,
+    video_block,
+)
+from ._display import Bundle, LiveDisplay, html_output, live_bundle, publish_static, static_bundle
+from ._live import job_active, job_state, spawn_timer, stop_timer
 
 if TYPE_CHECKING:
     from .._jobs import Job
+    from .._studio import Studio
 
-__all__ = ["JobCard", "show_job"]
+__all__ = ["JobCard", "job_final", "show_job", "show_video", "static_job_bundle", "watch_close"]
+
+
+def job_final(job: Job) -> bool:
+    """True once the job will never change again (its view may turn static for good)."""
+    state = job_state(job)
+    return state is not None and state.final
+
+
+def static_job_bundle(job: Job, *, base_dir: str | os.PathLike[str] | None = None) -> Bundle:
+    """The output a saved notebook keeps for `job`: its card with the filmstrip, and its text."""
+    snapshot = job.snapshot()
+    return static_bundle(
+        job_card_html(snapshot, base_dir=base_dir, pictures=True),
+        card_text(snapshot, base_dir=base_dir),
+    )
+
+
+def watch_close(studio: Studio, view: Any) -> Any:
+    """A task on the Studio's loop that calls `view.finish()` when the Studio closes.
+
+    `Studio.close()` cancels every task on its loop: this one waits for exactly that. It holds
+    the view weakly, so a view nobody shows any more can still be collected.
+    """
+    ref = weakref.ref(view)
+
+    async def wait_for_close() -> None:
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            alive = ref()
+            if alive is not None:
+                alive.finish()
+
+    return spawn_timer(studio, wait_for_close)
 
 
 class JobCard(widgets.VBox):  # type: ignore[misc]
@@ -25,7 +68,8 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
     It re-renders on every `job.on_change` and, while the job is active (not parked, not
     final), on a timer (`tick` seconds) that runs as a task on the Studio's loop. The status line
     is an `HTML` widget (it changes every tick); the body, with the `<video>`, is an `Output`
-    whose single item is replaced only when the body changes.
+    whose single item is replaced only when the body changes. When the job is final, or its
+    Studio closes, every output showing the card turns into the static card (`live.finish()`).
     """
 
     def __init__(
@@ -42,12 +86,13 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
         self.job = job
         self.base_dir = base_dir
         self.tick = tick
-        self.static = StaticCopy(self.model_id, self.static_html)
+        self.live = LiveDisplay(self._live_bundle, self.static_bundle)
         self._status_html = widgets.HTML()
         self._body_out = widgets.Output()
         self._body_text: str | None = None
         self._timer: Any = None
-        self.children = (hider(self.model_id), self._status_html, self._body_out)
+        self._watch: Any = None
+        self.children = (self._status_html, self._body_out)
         ref = weakref.ref(self)
 
         def on_change(_job: Job) -> None:
@@ -59,6 +104,8 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
         self.update()
         if job_active(job) and tick > 0:
             self._timer = spawn_timer(job.studio, self._run_timer)
+        if not self.live.finished:
+            self._watch = watch_close(job.studio, self)
 
     def __repr__(self) -> str:
         return f"<JobCard {self.job.job_id} {self.job.status}>"
@@ -79,10 +126,19 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
         return self._timer is not None and not self._timer.done()
 
     def static_html(self) -> str:
-        """The whole card as static HTML (what a saved notebook shows without a kernel)."""
-        # preload="none": while the live card shows, this copy is hidden and must not load
-        # the same video a second time.
-        return job_card_html(self.job.snapshot(), base_dir=self.base_dir, preload="none")
+        """The whole card as static HTML, with the filmstrip (what a saved notebook keeps)."""
+        return job_card_html(self.job.snapshot(), base_dir=self.base_dir, pictures=True)
+
+    def static_bundle(self) -> Bundle:
+        """The final output of this card: static HTML and the same in plain text."""
+        return static_job_bundle(self.job, base_dir=self.base_dir)
+
+    def _live_bundle(self) -> Bundle:
+        return live_bundle(
+            self.model_id,
+            f"kling_nb live card of job {self.job.job_id} (the static card replaces it when "
+            "the job ends; run the cell again to see it live)",
+        )
 
     def update(self, *, tick_only: bool = False) -> None:
         """Re-render from `job.snapshot()`; a tick only refreshes the status line."""
@@ -94,7 +150,13 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
         if body != self._body_text:
             self._body_text = body
             self._body_out.outputs = (html_output(body),)
-        self.static.refresh()
+        if self.live.finished or job_final(self.job) or self.job.studio.closed:
+            self.finish()
+
+    def finish(self) -> None:
+        """Stop the timer and turn every output of this card into the static card."""
+        stop_timer(self.job.studio, self._timer)
+        self.live.finish()
 
     async def _run_timer(self) -> None:
         while job_active(self.job):
@@ -104,22 +166,44 @@ class JobCard(widgets.VBox):  # type: ignore[misc]
             self.update(tick_only=True)
 
     def close(self) -> None:
-        """Stop the timer and close the widget and its children."""
-        stop_timer(self.job.studio, self._timer)
+        """Leave the static card where the card was shown; close the widget and its children."""
+        if self.comm is not None:
+            self.finish()
+        stop_timer(self.job.studio, self._watch)
         for child in self.children:
             child.close()
         super().close()
 
     def _ipython_display_(self) -> None:
-        show_widget(self)
+        self.live.show()
 
 
-def show_job(job: Job, *, base_dir: str | os.PathLike[str] | None = None) -> JobCard:
-    """Display a live `JobCard` for `job`, followed by its static HTML copy; return the card.
+def show_job(job: Job, *, base_dir: str | os.PathLike[str] | None = None) -> JobCard | None:
+    """Display `job`: a live `JobCard` (returned), or its static card if the job is final.
 
-    This is what `Job._ipython_display_` calls. The static copy (`text/html`, never base64
-    video) is updated as the job changes state, so a saved notebook shows the final card.
+    This is what `Job._ipython_display_` calls. The live card's output turns into the static
+    card (`text/html` with the filmstrip, never base64 video) when the job ends.
     """
+    if job_final(job):
+        publish_static(static_job_bundle(job, base_dir=base_dir))
+        return None
     card = JobCard(job, base_dir=base_dir)
-    show_widget(card)
+    card.live.show()
     return card
+
+
+def show_video(
+    path: str | os.PathLike[str], *, base_dir: str | os.PathLike[str] | None = None
+) -> None:
+    """Display a video file the way a finished job's card does: the video, then its filmstrip.
+
+    The filmstrip (made beside the video if it is not there yet) is inlined, so the output
+    still shows a picture where the file is absent (a fresh clone, GitHub).
+    """
+    pictures = picture_paths(path)
+    if not pictures.filmstrip.is_file():
+        make_pictures(path)
+    snapshot = {"video_path": os.fspath(path), "filmstrip": str(pictures.filmstrip)}
+    where = relative_src_or_none(os.fspath(path), base_dir) or os.fspath(path)
+    markup = video_block(snapshot, base_dir, False, pictures=True)
+    publish_static(static_bundle(f'<div class="kn-card">{markup}</div>', f"video: {where}"))

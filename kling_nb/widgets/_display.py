@@ -1,6 +1,13 @@
-"""The one display seam: a live widget plus a static HTML copy that a saved notebook keeps.
+"""The display seams: how a live widget shows, and what a saved notebook keeps of it.
 
-Showing a kling_nb widget publishes two outputs:
+`LiveDisplay` (job cards, comparison grids, the generate panel): the widget view is published
+with a display id, and when the widget is done (its jobs final, or its Studio closed) every
+output that shows it is replaced, through that id, by its final static bundle (`text/html`
+with the filmstrip, and `text/plain` saying the same). A saved notebook then holds no widget
+view whose model dies with the kernel, and no fallback text older than what it sits beside.
+A widget that is done before it is shown publishes the static bundle at once.
+
+`StaticCopy` (the older seam, still used by the judge widget) publishes two outputs:
 
 1. the widget view (`application/vnd.jupyter.widget-view+json`, with a short `text/plain`);
 2. its static copy (`text/html`, wrapped by `static_block`), published with a display id and
@@ -25,11 +32,15 @@ from .._render import hide_static_css, static_block
 
 __all__ = [
     "WIDGET_VIEW_MIME",
+    "LiveDisplay",
     "StaticCopy",
     "display_bundles",
     "hider",
     "html_output",
+    "live_bundle",
+    "publish_static",
     "show_widget",
+    "static_bundle",
     "widget_view_bundle",
 ]
 
@@ -50,6 +61,77 @@ def _publish(data: dict[str, Any], *, display_id: str | None = None, update: boo
     else:
         display(data, raw=True, display_id=display_id, update=update)
     return True
+
+
+Bundle = dict[str, Any]
+
+
+class LiveDisplay:
+    """Every output that shows one live widget, and their hand-over to static HTML.
+
+    `live()` gives the widget-view bundle, `static()` the final one (no widget mime type).
+    `show()` publishes a new output; `finish()` replaces every output with `static()`, once,
+    and later calls re-publish it only where it changed (a parked job that ends after its
+    Studio closed). Outside IPython nothing is published and only `finished` changes.
+    """
+
+    def __init__(self, live: Callable[[], Bundle], static: Callable[[], Bundle]) -> None:
+        self._live = live
+        self._static = static
+        self.display_ids: list[str] = []
+        self.finished = False
+        self._published: Bundle | None = None
+
+    def __repr__(self) -> str:
+        state = "static" if self.finished else "live"
+        return f"<LiveDisplay {state}, shown {len(self.display_ids)}x>"
+
+    def bundles(self) -> list[Bundle]:
+        """Both outputs a notebook may hold for the widget: live, then static."""
+        return [self._live(), self._static()]
+
+    def show(self) -> str | None:
+        """Publish the widget (or, once finished, its static bundle) as a new output."""
+        display_id = f"kn-{secrets.token_hex(8)}"
+        data = self._static() if self.finished else self._live()
+        if not _publish(data, display_id=display_id):
+            return None
+        self.display_ids.append(display_id)
+        if self.finished:
+            self._published = data
+        return display_id
+
+    def finish(self) -> None:
+        """Replace every output of the widget by its final static bundle (where it changed)."""
+        data = self._static()
+        if self.finished and data == self._published:
+            return
+        self.finished = True
+        self._published = data
+        for display_id in self.display_ids:
+            _publish(data, display_id=display_id, update=True)
+
+
+def publish_static(data: Bundle) -> None:
+    """Publish a finished widget's static bundle as a new output (nothing outside IPython)."""
+    _publish(data)
+
+
+def static_bundle(html_text: str, text: str) -> Bundle:
+    """A finished widget's output: its static HTML and a plain text that says the same."""
+    return {"text/html": html_text, "text/plain": text}
+
+
+def live_bundle(model_id: str, text: str) -> Bundle:
+    """A live widget's output: the widget view, and a plain text that names no state.
+
+    Frontends without the widget's model (nbconvert, an untrusted notebook) show `text`; it
+    must not describe a state, because the saved output is never updated while it is live.
+    """
+    return {
+        WIDGET_VIEW_MIME: {"version_major": 2, "version_minor": 0, "model_id": model_id},
+        "text/plain": text,
+    }
 
 
 class StaticCopy:
@@ -114,8 +196,15 @@ def widget_view_bundle(widget: Displayable) -> dict[str, Any]:
     }
 
 
-def display_bundles(widget: Displayable) -> list[dict[str, Any]]:
-    """The two outputs `show_widget` publishes, as data (for tests and notebook building)."""
+def display_bundles(widget: Any) -> list[dict[str, Any]]:
+    """What a notebook may hold for `widget`, as data (for tests and notebook building).
+
+    A `LiveDisplay` widget: its live bundle, then its static one (which replaces it). A
+    `StaticCopy` widget: the widget view and the static copy that `show_widget` publishes.
+    """
+    live = getattr(widget, "live", None)
+    if isinstance(live, LiveDisplay):
+        return live.bundles()
     return [widget_view_bundle(widget), widget.static.bundle()]
 
 

@@ -16,9 +16,11 @@ from .._render import (
     grid_columns,
     grid_controls_html,
     grid_html,
+    grid_text,
     ledger_table_html,
 )
-from ._display import StaticCopy, hider, html_output, show_widget
+from ._card import job_final, watch_close
+from ._display import Bundle, LiveDisplay, html_output, live_bundle, publish_static, static_bundle
 from ._live import job_active, spawn_timer, stop_timer
 from ._stars import judge_row, star_cells
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .._jobs import Job
     from .._studio import Studio
 
-__all__ = ["ComparisonGrid", "ledger_rows", "show_grid"]
+__all__ = ["ComparisonGrid", "ledger_rows", "show_grid", "static_grid_bundle"]
 
 
 def ledger_rows(jobs: Iterable[Job]) -> pd.DataFrame | None:
@@ -53,6 +55,26 @@ def ledger_rows(jobs: Iterable[Job]) -> pd.DataFrame | None:
     return combined
 
 
+def _table_text(jobs: list[Job]) -> str:
+    rows = ledger_rows(jobs)
+    if rows is None or not len(rows):
+        return ""
+    return ledger_table_html(rows, unit=jobs[0].studio.pricing.unit)
+
+
+def static_grid_bundle(
+    jobs: Iterable[Job],
+    *,
+    columns: int | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> Bundle:
+    """What a saved notebook keeps of a grid: videos with filmstrips, the ledger rows, text."""
+    chosen = list(jobs)
+    snapshots = [job.snapshot() for job in chosen]
+    grid = grid_html(snapshots, columns=columns, base_dir=base_dir, pictures=True)
+    return static_bundle(grid + _table_text(chosen), grid_text(snapshots, base_dir=base_dir))
+
+
 class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
     """Jobs side by side: each cell titled with prompt, model, mode, duration, time and cost.
 
@@ -60,6 +82,8 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
     playing while others finish); a "play all in sync" button restarts every video in this
     grid only; the ledger rows of these jobs sit below as a table, refreshed as jobs finish.
     Stars under each video rate it (`job.rate`); "judge these" opens `studio.judge(jobs)`.
+    When every job is final, or a Studio of its jobs closes, every output showing the grid
+    turns into the static grid (`live.finish()`).
     """
 
     def __init__(
@@ -75,7 +99,7 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         self.columns = grid_columns(len(self.jobs), columns)
         self.base_dir = base_dir
         self.tick = tick
-        self.static = StaticCopy(self.model_id, self.static_html)
+        self.live = LiveDisplay(self._live_bundle, self.static_bundle)
         css_class = f"kn-grid-{self.model_id}"
         self.add_class(css_class)
         self._cells = [widgets.Output(layout=widgets.Layout(min_width="0")) for _ in self.jobs]
@@ -83,6 +107,7 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         self._table = widgets.HTML()
         self._timer: Any = None
         self._timer_studio: Studio | None = None
+        self._watches: list[tuple[Studio, Any]] = []
         box = widgets.GridBox(
             star_cells(self.jobs, self._cells),
             layout=widgets.Layout(
@@ -92,7 +117,7 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         )
         controls = widgets.HTML(grid_controls_html("." + css_class))
         self.judging = judge_row(self.jobs)
-        self.children = (hider(self.model_id), controls, box, self._table, self.judging)
+        self.children = (controls, box, self._table, self.judging)
         ref = weakref.ref(self)
         for index, job in enumerate(self.jobs):
 
@@ -107,6 +132,9 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         if active and tick > 0:
             self._timer_studio = active[0].studio
             self._timer = spawn_timer(self._timer_studio, self._run_timer)
+        if not self.live.finished:
+            studios = {id(job.studio): job.studio for job in self.jobs}
+            self._watches = [(st, watch_close(st, self)) for st in studios.values()]
 
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
@@ -131,17 +159,19 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         return self._timer is not None and not self._timer.done()
 
     def static_html(self) -> str:
-        """The grid and its ledger table as static HTML (for a saved notebook)."""
-        snapshots = [job.snapshot() for job in self.jobs]
-        rows = ledger_rows(self.jobs)
-        # preload="none": this copy is hidden while the live grid plays the same videos.
-        grid = grid_html(snapshots, columns=self.columns, base_dir=self.base_dir, preload="none")
-        return grid + self._table_text(rows)
+        """The grid (with filmstrips) and its ledger table as static HTML (a saved notebook's)."""
+        return str(self.static_bundle()["text/html"])
 
-    def _table_text(self, rows: pd.DataFrame | None) -> str:
-        if rows is None or not len(rows):
-            return ""
-        return ledger_table_html(rows, unit=self.jobs[0].studio.pricing.unit)
+    def static_bundle(self) -> Bundle:
+        """The final output of this grid: static HTML and the same in plain text."""
+        return static_grid_bundle(self.jobs, columns=self.columns, base_dir=self.base_dir)
+
+    def _live_bundle(self) -> Bundle:
+        return live_bundle(
+            self.model_id,
+            f"kling_nb live comparison grid of {len(self.jobs)} jobs (the static grid "
+            "replaces it when they end; run the cell again to see it live)",
+        )
 
     def _render_cell(self, index: int) -> None:
         snapshot = self.jobs[index].snapshot()
@@ -154,9 +184,15 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         """Re-render one cell (or all), the ledger table and the static copy."""
         for i in range(len(self.jobs)) if index is None else (index,):
             self._render_cell(i)
-        rows = ledger_rows(self.jobs)
-        self._table.value = self._table_text(rows)
-        self.static.refresh()
+        self._table.value = _table_text(self.jobs)
+        done = all(job_final(job) for job in self.jobs)
+        if self.live.finished or done or any(job.studio.closed for job in self.jobs):
+            self.finish()
+
+    def finish(self) -> None:
+        """Stop the timer and turn every output of this grid into the static grid."""
+        stop_timer(self._timer_studio, self._timer)
+        self.live.finish()
 
     async def _run_timer(self) -> None:
         while any(job_active(job) for job in self.jobs):
@@ -168,8 +204,11 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
                     self._render_cell(index)
 
     def close(self) -> None:
-        """Stop the timer and close the widget and its children."""
-        stop_timer(self._timer_studio, self._timer)
+        """Leave the static grid where the grid was shown; close the widget and its children."""
+        if self.comm is not None:
+            self.finish()
+        for studio, watch in self._watches:
+            stop_timer(studio, watch)
         for cell in self._cells:
             cell.close()
         for child in self.children:
@@ -177,16 +216,21 @@ class ComparisonGrid(widgets.VBox):  # type: ignore[misc]
         super().close()
 
     def _ipython_display_(self) -> None:
-        show_widget(self)
+        self.live.show()
 
 
 def show_grid(
     jobs: Iterable[Job], *, base_dir: str | os.PathLike[str] | None = None
-) -> ComparisonGrid:
-    """Display a live `ComparisonGrid` of `jobs`, followed by its static HTML copy; return it.
+) -> ComparisonGrid | None:
+    """Display `jobs` as a live `ComparisonGrid` (returned), or as the static grid if all are final.
 
-    This is what `Sweep._ipython_display_` calls; the static copy follows the jobs to the end.
+    This is what `Sweep._ipython_display_` calls; the live grid's output turns into the static
+    grid when its jobs end.
     """
-    grid = ComparisonGrid(jobs, base_dir=base_dir)
-    show_widget(grid)
+    chosen = list(jobs)
+    if chosen and all(job_final(job) for job in chosen):
+        publish_static(static_grid_bundle(chosen, base_dir=base_dir))
+        return None
+    grid = ComparisonGrid(chosen, base_dir=base_dir)
+    grid.live.show()
     return grid

@@ -17,13 +17,13 @@ from .._render import (
     banner_html,
     estimate_html,
     format_rate,
-    hide_static_css,
     message_html,
     panel_css,
     panel_html,
+    panel_text,
 )
-from ._card import JobCard
-from ._display import StaticCopy, show_widget
+from ._card import JobCard, watch_close
+from ._display import Bundle, LiveDisplay, live_bundle, static_bundle
 from ._form import (
     ROUTE_FIELDS,
     ROUTE_OPTIONS,
@@ -36,6 +36,7 @@ from ._form import (
     save_upload,
     validation_text,
 )
+from ._live import stop_timer
 
 if TYPE_CHECKING:
     from .._jobs import Job
@@ -60,11 +61,7 @@ def _show(widget: Any, visible: bool) -> None:
 
 
 def _toggles(**kwargs: Any) -> Any:
-    """ToggleButtons whose label sits in the label column like every other field's.
-
-    ToggleButtons' element lacks the `widget-inline-hbox` class the other inputs have, so
-    its description stacks above the buttons; adding the class puts it inline.
-    """
+    """ToggleButtons labelled in the label column (the `widget-inline-hbox` class they lack)."""
     toggles = widgets.ToggleButtons(style=_LABEL, **kwargs)
     toggles.add_class("widget-inline-hbox")
     return toggles
@@ -81,7 +78,8 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
 
     With the sandbox serving, a banner says so and a password field takes a real key: the key
     goes straight into a new Studio (same folder) and the field is emptied, so it lives in no
-    widget state, repr or saved notebook.
+    widget state, repr or saved notebook. When its Studio closes, every output showing the
+    panel turns into the static panel (banner, its jobs' cards, filmstrips): `live.finish()`.
     """
 
     def __init__(self, studio: Studio, *, base_dir: str | os.PathLike[str] | None = None) -> None:
@@ -90,7 +88,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.base_dir = base_dir
         self.cards: list[JobCard] = []
         self.first_frame_path: Path | None = None
-        self.static = StaticCopy(self.model_id, self.static_html)
+        self.live = LiveDisplay(self._live_bundle, self.static_bundle)
         self._clock: Callable[[], float] = time.monotonic
         self._submitting = False
         self._last_sent: tuple[object, float] | None = None
@@ -105,6 +103,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.key_button.on_click(self._on_key)
         self._apply_route()
         self._show_where()
+        self._watches = [(studio, watch_close(studio, self))]
 
     def _make_fields(self) -> None:
         wide = widgets.Layout(width="auto", flex="1 1 auto")
@@ -160,7 +159,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
             [widgets.HBox([self.image_url, self.upload, self.clear_image]), self.image_note]
         )
         style = widgets.HTML(
-            value=hide_static_css(self.model_id) + panel_css(),
+            value=panel_css(),
             layout=widgets.Layout(display="none"),
         )
         return (
@@ -208,14 +207,29 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         )
 
     def static_html(self) -> str:
-        """The panel as static HTML: its banner and the cards of the jobs it started."""
-        return panel_html(
-            sandbox_url=self._sandbox_url(),
-            base_url=self.studio.client.base_url,
-            snapshots=[card.job.snapshot() for card in reversed(self.cards)],
+        """The panel as static HTML: its banner and the cards of its jobs, with filmstrips."""
+        return str(self.static_bundle()["text/html"])
+
+    def static_bundle(self) -> Bundle:
+        """The final output of this panel: static HTML and the same in plain text."""
+        snapshots = [card.job.snapshot() for card in reversed(self.cards)]
+        url, base = self._sandbox_url(), self.studio.client.base_url
+        markup = panel_html(
+            sandbox_url=url,
+            base_url=base,
+            snapshots=snapshots,
             base_dir=self.base_dir,
-            preload="none",  # hidden while the live cards play the same videos
+            pictures=True,
         )
+        return static_bundle(markup, panel_text(snapshots, base_dir=self.base_dir))
+
+    def _live_bundle(self) -> Bundle:
+        text = "kling_nb generate panel (live; the static panel replaces it when its Studio closes)"
+        return live_bundle(self.model_id, text)
+
+    def finish(self) -> None:
+        """Turn every output of this panel into the static panel (its Studio closed)."""
+        self.live.finish()
 
     def _sandbox_url(self) -> str | None:
         sandbox = self.studio.sandbox
@@ -352,11 +366,11 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
 
         def on_change(_job: Job) -> None:
             panel = ref()
-            if panel is not None and panel.comm is not None:
-                panel.static.refresh()
+            if panel is not None and panel.live.finished:
+                panel.live.finish()  # a job that ends after its Studio closed
 
         job.on_change(on_change)
-        self.static.refresh()
+        on_change(job)
         return card
 
     def _on_key(self, _button: Any = None) -> None:
@@ -382,15 +396,19 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
             return
         self._show_where()
         self._update_estimate()
+        self._watches.append((self.studio, watch_close(self.studio, self)))
         self._say(
             "Using the WorldRouter API now: Generate bills your team's credit. "
             "(panel.studio is the new Studio; the sandbox one keeps its jobs.)",
             error=False,
         )
-        self.static.refresh()
 
     def close(self) -> None:
-        """Close the panel, its cards and its fields."""
+        """Leave the static panel where it was shown; close the panel, its cards and fields."""
+        if self.comm is not None:
+            self.finish()
+        for studio, watch in self._watches:
+            stop_timer(studio, watch)
         for card in self.cards:
             card.close()
         for child in self.children:
@@ -398,4 +416,4 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         super().close()
 
     def _ipython_display_(self) -> None:
-        show_widget(self)
+        self.live.show()

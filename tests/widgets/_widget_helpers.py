@@ -9,6 +9,7 @@ from typing import Any
 
 import kling_nb as kn
 from kling_nb._jobs import Job
+from kling_nb._render._card import HIDE_ON_ERROR
 
 XSS_ATTR = '"><img src=x onerror=alert(1)>'
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -122,12 +123,24 @@ def parse_tags(markup: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def assert_safe_html(markup: str) -> None:
-    """No injected elements or handlers; every src/href is http(s) or a relative path."""
+    """No injected elements or handlers; every src/href is http(s) or a relative path.
+
+    The only images are filmstrips (`img.kn-filmstrip`, a JPEG `data:` URL); the only handlers
+    are the grid's play/pause buttons and a static video's fixed `onerror` that hides it.
+    """
     for payload in PAYLOADS:
         assert payload not in markup
     for tag, attrs in parse_tags(markup):
-        assert tag not in ("img", "script", "iframe", "object", "embed"), tag
+        assert tag not in ("script", "iframe", "object", "embed"), tag
+        if tag == "img":
+            assert attrs.get("class") == "kn-filmstrip"
+            assert str(attrs.get("src")).startswith("data:image/jpeg;base64,")
+            assert set(attrs) == {"class", "src", "alt", "title", "style"}
+            continue
         for name, value in attrs.items():
+            if (tag, name) == ("video", "onerror"):
+                assert value == HIDE_ON_ERROR
+                continue
             if name.startswith("on"):
                 # The only handlers are the grid's own play/pause buttons.
                 assert (tag, name) == ("button", "onclick")

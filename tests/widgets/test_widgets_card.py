@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from _widget_helpers import BALANCE_402, make_job, put, video_srcs
 from IPython.utils.capture import capture_output
+from PIL import Image
 
 import kling_nb as kn
-from kling_nb.widgets import JobCard, display_bundles, show_job
+from kling_nb.widgets import JobCard, display_bundles, show_job, static_job_bundle
 from kling_nb.widgets._display import WIDGET_VIEW_MIME
 
 
@@ -23,7 +24,7 @@ def wait_for(predicate: Any, timeout: float = 3.0) -> None:
 
 
 def body_items(card: JobCard) -> tuple[dict[str, Any], ...]:
-    items: tuple[dict[str, Any], ...] = card.children[2].outputs
+    items: tuple[dict[str, Any], ...] = card.children[1].outputs
     return items
 
 
@@ -75,10 +76,10 @@ def test_body_output_is_replaced_only_when_the_body_changes(studio: kn.Studio) -
     card = JobCard(job, tick=0)
     first = body_items(card)
     job.changed()  # same state: nothing new below the status line
-    assert card.children[2].outputs is first[0:] or card.children[2].outputs == first
+    assert card.children[1].outputs is first[0:] or card.children[1].outputs == first
     put(job, "failed")
     job.changed()
-    assert card.children[2].outputs != first
+    assert card.children[1].outputs != first
 
 
 def test_timer_refreshes_elapsed_then_stops_with_the_job(studio: kn.Studio) -> None:
@@ -116,42 +117,77 @@ def test_repr_is_cheap_and_holds_no_prompt(studio: kn.Studio) -> None:
     assert "secret" not in repr(card)
 
 
-def test_show_job_publishes_the_widget_then_a_static_copy(
+def finish_with_video(job: Any, tmp_path: Path, *, strip: bool = True) -> Path:
+    """Put `job` into succeeded with a video path and (optionally) a real JPEG filmstrip."""
+    video = tmp_path / "kling_outputs" / f"{job.job_id}.mp4"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    job.video_path = video
+    if strip:
+        job.filmstrip = video.with_name(f"{job.job_id}.strip.jpg")
+        Image.new("RGB", (800, 90), (30, 120, 200)).save(job.filmstrip, "JPEG")
+    put(job, "succeeded")
+    job.finished_at = time.time()
+    job.changed()
+    return video
+
+
+def test_show_job_publishes_the_live_card_with_a_stateless_text(
     studio: kn.Studio, published: list[dict[str, Any]]
 ) -> None:
     job = make_job(studio, "queued", created_at=time.time())
     card = show_job(job)
-    widget_out, static_out = published
-    assert widget_out["data"][WIDGET_VIEW_MIME]["model_id"] == card.model_id
-    assert "text/html" not in widget_out["data"]
-    html_copy = static_out["data"]["text/html"]
-    assert f"kn-static-{card.model_id}" in html_copy
-    assert ">queued<" in html_copy
-    assert static_out["display_id"]
-    assert not static_out["update"]
-    # The live widget carries the rule that hides its own static copy.
-    hider = card.children[0]
-    assert hider.value == f"<style>.kn-static-{card.model_id}{{display:none}}</style>"
-    assert hider.layout.display == "none"
+    assert card is not None
+    (live,) = published
+    assert live["data"][WIDGET_VIEW_MIME]["model_id"] == card.model_id
+    assert set(live["data"]) == {WIDGET_VIEW_MIME, "text/plain"}
+    assert live["display_id"]
+    assert not live["update"]
+    # A saved notebook may keep this text while the job runs on: it names no state.
+    assert "queued" not in live["data"]["text/plain"]
+    assert "live card of job job-1" in live["data"]["text/plain"]
 
 
-def test_static_copy_follows_state_changes_but_not_ticks(
+def test_the_final_card_replaces_the_live_one_once_the_job_is_final(
     studio: kn.Studio, published: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     job = make_job(studio, "running", created_at=time.time())
     card = show_job(job, base_dir=tmp_path)
+    assert card is not None
     card.update(tick_only=True)
-    assert len(published) == 2
-    job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
-    put(job, "succeeded")
-    job.finished_at = time.time()
-    job.changed()
-    update = published[-1]
-    assert update["update"]
-    assert update["display_id"] == published[1]["display_id"]
-    assert video_srcs(update["data"]["text/html"]) == ["kling_outputs/job-1.mp4"]
+    job.changed()  # still running: the live card stays
+    assert len(published) == 1
+    finish_with_video(job, tmp_path)
+    final = published[-1]
+    assert final["update"]
+    assert final["display_id"] == published[0]["display_id"]
+    assert set(final["data"]) == {"text/html", "text/plain"}  # no widget view left
+    html_text = final["data"]["text/html"]
+    assert video_srcs(html_text) == ["kling_outputs/job-1.mp4"]
+    assert 'class="kn-filmstrip" src="data:image/jpeg;base64,' in html_text
+    assert "succeeded" in final["data"]["text/plain"]
+    assert "video: kling_outputs/job-1.mp4" in final["data"]["text/plain"]
+    assert not card.timer_running
     job.changed()  # nothing changed: nothing re-published
-    assert len(published) == 3
+    assert len(published) == 2
+
+
+def test_a_parked_job_stays_live_until_its_studio_closes(
+    tmp_path: Path, published: list[dict[str, Any]]
+) -> None:
+    studio = kn.Studio(api_key="sk-test", base_url="http://127.0.0.1:9", root=tmp_path)
+    job = make_job(studio, "running", created_at=time.time())
+    card = show_job(job, base_dir=tmp_path)
+    assert card is not None
+    put(job, "timeout")  # parked: resume() may drive it again
+    job.changed()
+    assert len(published) == 1
+    studio.close()
+    wait_for(lambda: len(published) == 2)
+    final = published[-1]
+    assert final["update"]
+    assert final["display_id"] == published[0]["display_id"]
+    assert ">timeout<" in final["data"]["text/html"]
+    assert WIDGET_VIEW_MIME not in final["data"]
 
 
 def test_job_ipython_display_goes_through_show_job_in_a_real_shell(
@@ -160,24 +196,26 @@ def test_job_ipython_display_goes_through_show_job_in_a_real_shell(
     job = make_job(studio, "running", created_at=time.time())
     with capture_output() as captured:
         shell.display_formatter.format(job)  # IPython calls job._ipython_display_()
-        job.video_path = tmp_path / "kling_outputs" / "job-1.mp4"
-        put(job, "succeeded")
-        job.finished_at = time.time()
-        job.changed()
-    outputs = captured.outputs
-    assert WIDGET_VIEW_MIME in outputs[0].data
-    assert set(outputs[1].data) == {"text/html"}
-    assert outputs[1].transient["display_id"] == outputs[2].transient["display_id"]
-    assert outputs[2].update
-    assert "<video" in outputs[2].data["text/html"]
-    assert "base64" not in outputs[2].data["text/html"]
+        finish_with_video(job, tmp_path, strip=False)
+    live, final = captured.outputs
+    assert WIDGET_VIEW_MIME in live.data
+    assert live.transient["display_id"] == final.transient["display_id"]
+    assert final.update
+    assert set(final.data) == {"text/html", "text/plain"}
+    assert "<video" in final.data["text/html"]
+    assert "base64" not in final.data["text/html"]  # no filmstrip file: no picture, no video
 
 
-def test_display_bundles_is_what_show_job_publishes(
-    studio: kn.Studio, published: list[dict[str, Any]]
+def test_a_final_job_shows_its_static_card_without_a_widget(
+    studio: kn.Studio, published: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    card = show_job(make_job(studio, "succeeded"))
-    assert display_bundles(card) == [p["data"] for p in published]
+    job = make_job(studio, "running", created_at=time.time())
+    finish_with_video(job, tmp_path)
+    assert show_job(job, base_dir=tmp_path) is None
+    (static,) = published
+    assert static["data"] == static_job_bundle(job, base_dir=tmp_path)
+    card = JobCard(job, base_dir=tmp_path, tick=0)
+    assert display_bundles(card)[1] == static["data"]
 
 
 def test_job_repr_html_is_the_card(studio: kn.Studio) -> None:

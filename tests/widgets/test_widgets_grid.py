@@ -65,7 +65,7 @@ def test_sync_buttons_target_this_grid_only(studio: kn.Studio) -> None:
     grid = ComparisonGrid(ledger_jobs(studio, ["a", "b"], ["std"]), tick=0)
     css_class = f"kn-grid-{grid.model_id}"
     assert css_class in grid._dom_classes
-    controls = grid.children[1].value
+    controls = grid.children[0].value
     onclicks = [a["onclick"] for tag, a in parse_tags(controls) if tag == "button"]
     assert len(onclicks) == 2
     assert all(f"this.closest('.{css_class}')" in (script or "") for script in onclicks)
@@ -92,23 +92,43 @@ def test_a_finished_cell_is_not_re_rendered_by_the_timer(studio: kn.Studio, tmp_
         time.sleep(0.01)
 
 
-def test_show_grid_publishes_widget_and_static_grid_with_table(
+def test_show_grid_turns_static_when_every_job_is_final(
     studio: kn.Studio, published: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     jobs = ledger_jobs(studio, ["a fox"], ["std", "pro"])
     grid = show_grid(jobs, base_dir=tmp_path)
-    widget_out, static_out = published
-    assert widget_out["data"][WIDGET_VIEW_MIME]["model_id"] == grid.model_id
-    static_html = static_out["data"]["text/html"]
+    assert grid is not None
+    (live,) = published
+    assert live["data"][WIDGET_VIEW_MIME]["model_id"] == grid.model_id
+    assert "waiting" not in live["data"]["text/plain"]  # a saved live grid names no state
+    finish(studio, jobs[0], tmp_path)
+    assert len(published) == 1  # one job still waits: the grid stays live
+    finish(studio, jobs[1], tmp_path)
+    final = published[-1]
+    assert final["update"]
+    assert final["display_id"] == live["display_id"]
+    assert set(final["data"]) == {"text/html", "text/plain"}
+    static_html = final["data"]["text/html"]
     assert 'class="kn-grid"' in static_html
     assert 'class="kn-ledger"' in static_html
-    finish(studio, jobs[0], tmp_path)
-    update = published[-1]
-    assert update["update"]
-    assert update["display_id"] == static_out["display_id"]
-    assert video_srcs(update["data"]["text/html"]) == [f"kling_outputs/{jobs[0].job_id}.mp4"]
-    assert_safe_html(update["data"]["text/html"])
+    assert video_srcs(static_html) == [f"kling_outputs/{job.job_id}.mp4" for job in jobs]
+    assert_safe_html(static_html)
+    assert final["data"]["text/plain"].count("succeeded") == 2
     grid.close()
+
+
+def test_a_grid_of_final_jobs_is_shown_static_at_once(
+    studio: kn.Studio, published: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    from kling_nb._studio import Sweep
+
+    jobs = ledger_jobs(studio, ["a"], ["std", "pro"])
+    for job in jobs:
+        finish(studio, job, tmp_path)
+    Sweep(jobs)._ipython_display_()
+    (static,) = published
+    assert WIDGET_VIEW_MIME not in static["data"]
+    assert static["data"]["text/html"].count('class="kn-cell"') == 2
 
 
 def test_sweep_displays_through_show_grid(
@@ -117,8 +137,24 @@ def test_sweep_displays_through_show_grid(
     from kling_nb._studio import Sweep
 
     Sweep(ledger_jobs(studio, ["a"], ["std", "pro"]))._ipython_display_()
-    assert WIDGET_VIEW_MIME in published[0]["data"]
-    assert published[1]["data"]["text/html"].count('class="kn-cell"') == 2
+    (live,) = published
+    assert WIDGET_VIEW_MIME in live["data"]
+
+
+def test_closing_the_studio_turns_a_live_grid_static(
+    tmp_path: Path, published: list[dict[str, Any]]
+) -> None:
+    studio = kn.Studio(api_key="sk-test", base_url="http://127.0.0.1:9", root=tmp_path)
+    grid = show_grid(ledger_jobs(studio, ["a"], ["std", "pro"]), base_dir=tmp_path)
+    assert grid is not None
+    studio.close()
+    deadline = time.monotonic() + 3
+    while len(published) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert published[-1]["update"]
+    assert WIDGET_VIEW_MIME not in published[-1]["data"]
+    assert published[-1]["data"]["text/html"].count('class="kn-cell"') == 2
 
 
 def test_studio_grid_and_panel_build_the_widgets(studio: kn.Studio) -> None:

@@ -20,6 +20,7 @@ from _widget_helpers import assert_safe_html
 import kling_nb as kn
 from kling_nb._render import UPLOAD_CLASS
 from kling_nb.widgets import JobCard, StudioPanel
+from kling_nb.widgets._display import WIDGET_VIEW_MIME
 from kling_nb.widgets._form import save_upload
 from kling_nb.widgets._panel import DOUBLE_CLICK_S, INDENT, LABEL_WIDTH
 
@@ -341,15 +342,28 @@ def test_an_empty_key_is_refused(sandboxed: kn.Studio) -> None:
     assert "api_key: paste a WorldRouter team key first" in text(panel.message)
 
 
-def test_panel_static_copy_lists_its_cards(
+def test_panel_turns_static_with_its_cards_when_its_studio_closes(
     panel: StudioPanel, studio: kn.Studio, published: list[dict[str, Any]]
 ) -> None:
     panel._ipython_display_()
-    assert published[1]["data"]["text/html"].count('class="kn-card"') == 0
+    (live,) = published
+    assert WIDGET_VIEW_MIME in live["data"]
     panel.prompt.value = "a fox"
     panel.generate.click()
-    assert published[-1]["update"]
-    assert published[-1]["data"]["text/html"].count('class="kn-card"') == 1
+    assert len(published) == 1  # the panel stays live while its Studio is open
+    studio.close()
+    deadline = time.monotonic() + 5
+    while len(published) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    final = published[-1]
+    assert final["update"]
+    assert final["display_id"] == live["display_id"]
+    assert set(final["data"]) == {"text/html", "text/plain"}
+    static_html = final["data"]["text/html"]
+    assert static_html.count('class="kn-card"') == 1
+    assert "enter a key below" not in static_html  # the static panel has no key field
+    assert "1 jobs" in final["data"]["text/plain"]
 
 
 # -- issue 11: one label column, the upload button, one job per double click ------------------

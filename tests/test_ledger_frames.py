@@ -19,8 +19,8 @@ def timed(job_id: str, status: str, total: float, **fields: object) -> dict[str,
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger(tmp_path / "kling_runs.sqlite")
+def ledger(target: str | Path) -> Ledger:
+    ledger = Ledger(target)
     ledger.insert(timed("ok1", "succeeded", 60.0, cost_estimate=0.35, tags=["t"]))
     ledger.insert(timed("ok2", "succeeded", 80.0, cost_estimate=0.35))
     ledger.insert(timed("ok3", "succeeded", 100.0, cost_estimate=0.35))

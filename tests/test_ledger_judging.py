@@ -13,8 +13,8 @@ from kling_nb._ledger import Ledger
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger(tmp_path / "kling_runs.sqlite")
+def ledger(target: str | Path) -> Ledger:
+    ledger = Ledger(target)
     for job_id in ("a", "b", "c"):
         ledger.insert(job(job_id, status="succeeded"))
     return ledger

@@ -1,4 +1,4 @@
-"""`Ledger`: one SQLite file (WAL) with a row per job, an event per transition, and judgements.
+"""`Ledger`: a row per job, an event per transition, and judgements; SQLite or PostgreSQL.
 
 It is written before every action (the row exists before the create request is sent) and at
 every state change, so a crashed kernel loses nothing: `Studio.resume()` claims it back.
@@ -8,15 +8,17 @@ pandas views (`df`, `events`, `compare`, `ratings`, `judgements`) are built on d
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import sqlalchemy as sa
+
 from . import _frames, _judging, _leases, _writes
 from ._codec import decode_row
+from ._engine import parse_target, sql_for
+from ._errors import LedgerConnectError
 from ._leases import Claim
 from ._schema import FINAL_STATES
 from ._store import Store
@@ -28,33 +30,53 @@ __all__ = ["Ledger"]
 
 T = TypeVar("T")
 _ORDER = " ORDER BY submitted_at, job_id"
-_NOT_FINAL = f"status NOT IN ({', '.join('?' for _ in FINAL_STATES)})"
+_NOT_FINAL = f"status NOT IN ({', '.join(repr(state) for state in FINAL_STATES)})"
 
 
-def _select(where: str, params: Sequence[object]) -> Callable[[sqlite3.Connection], list[Any]]:
-    query = f"SELECT * FROM jobs WHERE {where}{_ORDER}"  # noqa: S608 (our own conditions)
-    return lambda db: [decode_row(row) for row in db.execute(query, tuple(params))]
+def _select(
+    where: str | Callable[[sa.Connection], str], params: Mapping[str, object]
+) -> Callable[[sa.Connection], list[Any]]:
+    def read(db: sa.Connection) -> list[Any]:
+        condition = where if isinstance(where, str) else where(db)
+        query = sa.text(f"SELECT * FROM jobs WHERE {condition}{_ORDER}")  # noqa: S608 (ours)
+        if "ids" in params:
+            query = query.bindparams(sa.bindparam("ids", expanding=True))
+        return [decode_row(row) for row in db.execute(query, dict(params)).mappings()]
+
+    return read
 
 
 class Ledger:
-    """A SQLite-backed record of every job: `df` for pandas, `events(job_id)` for its history.
+    """A record of every job: `df` for pandas, `events(job_id)` for its history.
 
-    Safe to share between the kernel's loop and other threads, and between processes (WAL):
-    every write runs, in order, on one writer thread with its own connection (the `a...`
-    variants await it without blocking the loop); reads use a second connection under a lock.
-    Every failed read or write raises `LedgerError`, which names the file and the cause.
+    Stored in a SQLite file (WAL), or in a PostgreSQL database that a team shares. Safe to
+    share between the kernel's loop and other threads, and between processes: every write runs,
+    in order, on one writer thread with its own connection (the `a...` variants await it
+    without blocking the loop); reads use a second connection under a lock. Every failed read or
+    write raises `LedgerError`, which names the ledger (never a password) and the cause.
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
-        """Open (create, or migrate to the current schema) the ledger file at `path`.
+        """Open (create, or migrate to the current schema) the ledger at `path`.
 
-        `timeout`: seconds a write waits for another process's lock before failing.
+        `path`: a SQLite file, or a `postgresql://user@host:port/db` URL (the password from
+        the URL, `PGPASSWORD` or ~/.pgpass, as libpq allows). A URL that is not valid, or a
+        server that cannot be reached or logged into, raises `LedgerConnectError` (a
+        `kn.ConfigurationError`) naming the host. `timeout`: seconds a write waits for another
+        process's lock before failing.
         """
-        self.path = Path(path)
-        self._store = Store(self.path, timeout=timeout)
+        try:
+            target = parse_target(path)
+        except ValueError as exc:
+            raise LedgerConnectError("postgresql://", "open", str(exc)) from None
+        self.path: Path | None = target.path
+        """The SQLite file, or None for a PostgreSQL ledger (see `url`)."""
+        self.url: str | None = None if target.url is None else target.display
+        """A PostgreSQL ledger's URL without its password, or None for a SQLite file."""
+        self._store = Store(target, timeout=timeout)
 
     def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
+        return f"Ledger({self._store.path!r})"
 
     def __enter__(self) -> Ledger:
         return self
@@ -125,7 +147,7 @@ class Ledger:
 
     # -- writes from the event loop -------------------------------------------------------------
 
-    async def _awaited(self, work: Callable[[sqlite3.Connection], T], action: str) -> T:
+    async def _awaited(self, work: Callable[[sa.Connection], T], action: str) -> T:
         future = asyncio.wrap_future(self._store.submit(work, action))
         # Shielded: cancelling the caller must not drop a queued write (it still applies).
         return await asyncio.shield(future)
@@ -185,23 +207,23 @@ class Ledger:
 
     def row(self, job_id: str) -> dict[str, Any] | None:
         """One job's row as a dict (raw columns, JSON decoded), or None."""
-        found = self._store.read(_select("job_id = ?", (job_id,)), f"read job {job_id}")
+        read = _select("job_id = :job_id", {"job_id": job_id})
+        found = self._store.read(read, f"read job {job_id}")
         return found[0] if found else None
 
     def by_ids(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The rows of these jobs (those that exist), oldest first."""
         ids = list(dict.fromkeys(job_ids))
-        where = "job_id IN (SELECT value FROM json_each(?))"
-        return self._store.read(_select(where, (json.dumps(ids),)), "read jobs")
+        return self._store.read(_select("job_id IN :ids", {"ids": ids}), "read jobs")
 
     def by_tag(self, tag: str) -> list[dict[str, Any]]:
         """The rows of the jobs tagged `tag`, oldest first."""
-        where = "EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE json_each.value = ?)"
-        return self._store.read(_select(where, (tag,)), f"read jobs tagged {tag}")
+        read = _select(lambda db: sql_for(db).tag_exists, {"tag": tag})
+        return self._store.read(read, f"read jobs tagged {tag}")
 
     def unfinished(self) -> list[dict[str, Any]]:
         """Rows whose job is not final (`JobState.final` False), oldest first."""
-        return self._store.read(_select(_NOT_FINAL, FINAL_STATES), "read unfinished jobs")
+        return self._store.read(_select(_NOT_FINAL, {}), "read unfinished jobs")
 
     def timing(
         self, model: str, mode: str | None, duration: int, *, last: int = 50

@@ -35,7 +35,8 @@ def ledger(target: str | Path) -> Ledger:
 def test_df_keeps_its_columns_and_appends_the_new_ones(ledger: Ledger) -> None:
     frame = ledger.df
     assert list(frame.columns) == list(COLUMNS)
-    assert list(COLUMNS[-4:]) == ["remote_status", "error_type", "error_code", "endpoint"]
+    assert list(COLUMNS[-6:-2]) == ["remote_status", "error_type", "error_code", "endpoint"]
+    assert list(COLUMNS[-2:]) == ["member", "machine"]
     bad = frame.set_index("job_id").loc["bad"]
     assert (bad["remote_status"], bad["error_type"], bad["error_code"]) == (
         "failed", "TaskFailedError", "E9",

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from . import _frames, _judging, _leases, _writes
 from ._codec import decode_row
-from ._engine import parse_target, sql_for
+from ._engine import check_member, default_machine, parse_target, sql_for
 from ._errors import LedgerConnectError
 from ._leases import Claim
 from ._schema import FINAL_STATES
@@ -56,15 +56,26 @@ class Ledger:
     write raises `LedgerError`, which names the ledger (never a password) and the cause.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 5.0,
+        member: str | None = None,
+        machine: str | None = None,
+    ) -> None:
         """Open (create, or migrate to the current schema) the ledger at `path`.
 
         `path`: a SQLite file, or a `postgresql://user@host:port/db` URL (the password from
         the URL, `PGPASSWORD` or ~/.pgpass, as libpq allows). A URL that is not valid, or a
         server that cannot be reached or logged into, raises `LedgerConnectError` (a
         `kn.ConfigurationError`) naming the host. `timeout`: seconds a write waits for another
-        process's lock before failing.
+        process's lock before failing. `member` (default: the OS user) and `machine` (default:
+        this host's name) are recorded on every job this Ledger inserts, and `member` on its
+        ratings and judgements: on a shared ledger they say who ran what, from where.
         """
+        self.member = check_member(member)
+        self.machine = machine or default_machine()
         try:
             target = parse_target(path)
         except ValueError as exc:
@@ -90,9 +101,12 @@ class Ledger:
 
     # -- writes ------------------------------------------------------------------------------
 
+    def _stamped(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {"member": self.member, "machine": self.machine, **row}
+
     def insert(self, row: Mapping[str, Any]) -> None:
         """Add a job row (any columns, e.g. `owner`, `lease_until`) and its 'submitted' event."""
-        work = _writes.insert_work(row, time.time())
+        work = _writes.insert_work(self._stamped(row), time.time())
         self._store.write(work, f"insert job {row['job_id']}")
 
     def update(
@@ -154,7 +168,7 @@ class Ledger:
 
     async def ainsert(self, row: Mapping[str, Any]) -> None:
         """`insert` on the writer thread, awaited without blocking the event loop."""
-        work = _writes.insert_work(row, time.time())
+        work = _writes.insert_work(self._stamped(row), time.time())
         await self._awaited(work, f"insert job {row['job_id']}")
 
     async def aupdate(
@@ -183,24 +197,24 @@ class Ledger:
 
     def add_rating(self, job_id: str, stars: int, *, note: str | None = None, rater: str) -> None:
         """Record `rater`'s 1-5 star rating of a job; it replaces their earlier rating."""
-        work = _judging.rating_work(job_id, stars, note, rater, time.time())
+        work = _judging.rating_work(job_id, stars, note, rater, self.member, time.time())
         self._store.write(work, f"rate job {job_id}")
 
     def add_judgement(
         self, shown: Sequence[str], choice: str | None, *, tie: bool, rater: str
     ) -> int:
         """Record one comparison: the jobs `shown` (display order), the winner or None; its seq."""
-        work = _judging.judgement_work(shown, choice, tie, rater, time.time())
+        work = _judging.judgement_work(shown, choice, tie, rater, self.member, time.time())
         return self._store.write(work, "record a judgement")
 
     @property
     def ratings(self) -> pd.DataFrame:
-        """Every rating: job_id, rater, stars, note, at (UTC datetime)."""
+        """Every rating: job_id, rater, stars, note, at (UTC datetime), member."""
         return _judging.ratings_frame(self._store)
 
     @property
     def judgements(self) -> pd.DataFrame:
-        """Every judgement: seq, at (UTC datetime), rater, shown (list), choice, tie."""
+        """Every judgement: seq, at (UTC datetime), rater, shown (list), choice, tie, member."""
         return _judging.judgements_frame(self._store)
 
     # -- reads -------------------------------------------------------------------------------

@@ -9,14 +9,34 @@ drops it, and `scrub` removes any userinfo secret from text that came from elsew
 from __future__ import annotations
 
 import dataclasses
+import getpass
+import os
 import re
+import socket
 from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-__all__ = ["SQL", "Target", "is_url", "open_engine", "scrub", "sql_for"]
+from .._errors import ValidationError
+
+__all__ = [
+    "ENV_LEDGER",
+    "SQL",
+    "Target",
+    "check_member",
+    "default_machine",
+    "is_url",
+    "ledger_location",
+    "open_engine",
+    "scrub",
+    "sql_for",
+]
+
+ENV_LEDGER: Final = "KLING_NB_LEDGER"
+"""The environment variable naming the ledger (a path or a PostgreSQL URL)."""
+LEDGER_NAME: Final = "kling_runs.sqlite"
 
 _SCHEMES: Final = ("postgresql", "postgres")
 _USERINFO_SECRET: Final = re.compile(r"(?<=//)([^:/@\s]*):[^@\s]*@")
@@ -29,6 +49,32 @@ def is_url(target: str | Path) -> bool:
         return False
     scheme = target.split("://", 1)[0].split("+", 1)[0].lower() if "://" in target else ""
     return scheme in _SCHEMES
+
+
+def ledger_location(ledger: str | os.PathLike[str] | None, root: Path) -> str | Path:
+    """Where a Studio's ledger lives: `ledger`, else `$KLING_NB_LEDGER`, else the root's file."""
+    chosen = ledger if ledger is not None else os.environ.get(ENV_LEDGER) or None
+    if chosen is None:
+        return root / LEDGER_NAME
+    text = os.fspath(chosen)
+    return text if is_url(text) else Path(text)
+
+
+def check_member(member: str | None) -> str:
+    """`member`, or the OS user when None (ValidationError: an empty name)."""
+    if member is None:
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):  # no login name (a container without a passwd entry)
+            return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    if not isinstance(member, str) or not member.strip():
+        raise ValidationError("member", member, "a non-empty name")
+    return member.strip()
+
+
+def default_machine() -> str:
+    """This machine's host name."""
+    return socket.gethostname() or "unknown"
 
 
 def scrub(text: str) -> str:
@@ -83,9 +129,9 @@ class Target:
         """How to name it in a repr, a log or an error: a path, or the URL without password."""
         if self.url is None:
             return str(self.path)
-        return self.url.set(drivername="postgresql", password=None).render_as_string(
-            hide_password=False
-        )
+        # URL.set() ignores None, so the password is dropped with the tuple's own _replace.
+        bare = self.url.set(drivername="postgresql")._replace(password=None)
+        return bare.render_as_string(hide_password=False)
 
     @property
     def host(self) -> str:

@@ -53,6 +53,8 @@ COLUMNS: Final = (
     "error_type",
     "error_code",
     "endpoint",
+    "member",
+    "machine",
 )
 """Columns of `Ledger.df`, in order (design.md's list first)."""
 

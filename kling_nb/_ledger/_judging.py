@@ -28,14 +28,14 @@ def _check_rater(rater: object) -> str:
 
 _EXISTS: Final = sa.text("SELECT 1 FROM jobs WHERE job_id = :job_id")
 _RATE: Final = sa.text(
-    "INSERT INTO ratings (job_id, rater, stars, note, at) "
-    "VALUES (:job_id, :rater, :stars, :note, :at) "
+    "INSERT INTO ratings (job_id, rater, stars, note, at, member) "
+    "VALUES (:job_id, :rater, :stars, :note, :at, :member) "
     "ON CONFLICT (job_id, rater) DO UPDATE SET "
-    "stars = excluded.stars, note = excluded.note, at = excluded.at"
+    "stars = excluded.stars, note = excluded.note, at = excluded.at, member = excluded.member"
 )
 _JUDGE: Final = sa.text(
-    "INSERT INTO judgements (at, rater, shown, choice, tie) "
-    "VALUES (:at, :rater, :shown, :choice, :tie) RETURNING seq"
+    "INSERT INTO judgements (at, rater, shown, choice, tie, member) "
+    "VALUES (:at, :rater, :shown, :choice, :tie, :member) RETURNING seq"
 )
 
 
@@ -46,14 +46,17 @@ def _require_jobs(db: sa.Connection, job_ids: Sequence[str]) -> None:
 
 
 def rating_work(
-    job_id: str, stars: int, note: str | None, rater: str, now: float
+    job_id: str, stars: int, note: str | None, rater: str, member: str, now: float
 ) -> Callable[[sa.Connection], None]:
     """Store `rater`'s rating of a job, replacing their earlier one (KeyError: no such job)."""
     if isinstance(stars, bool) or not isinstance(stars, int) or stars not in STARS:
         raise ValidationError("stars", stars, "an integer from 1 to 5")
     _check_rater(rater)
 
-    params = {"job_id": job_id, "rater": rater, "stars": stars, "note": note, "at": now}
+    params = {
+        "job_id": job_id, "rater": rater, "stars": stars, "note": note, "at": now,
+        "member": member,
+    }  # fmt: skip
 
     def work(db: sa.Connection) -> None:
         _require_jobs(db, [job_id])
@@ -63,7 +66,7 @@ def rating_work(
 
 
 def judgement_work(
-    shown: Sequence[str], choice: str | None, tie: bool, rater: str, now: float
+    shown: Sequence[str], choice: str | None, tie: bool, rater: str, member: str, now: float
 ) -> Callable[[sa.Connection], int]:
     """Store one judgement (the jobs shown, in order; the winner or None); the work's seq."""
     shown = list(shown)
@@ -76,7 +79,7 @@ def judgement_work(
     _check_rater(rater)
     params = {
         "at": now, "rater": rater, "shown": json.dumps(shown), "choice": choice,
-        "tie": int(bool(tie)),
+        "tie": int(bool(tie)), "member": member,
     }  # fmt: skip
 
     def work(db: sa.Connection) -> int:
@@ -98,9 +101,11 @@ def ratings_frame(store: Store) -> pd.DataFrame:
     import pandas as pd
 
     records = _records(
-        store, "SELECT job_id, rater, stars, note, at FROM ratings ORDER BY at, job_id, rater"
+        store,
+        "SELECT job_id, rater, stars, note, at, member FROM ratings ORDER BY at, job_id, rater",
     )
-    frame = pd.DataFrame.from_records(records, columns=["job_id", "rater", "stars", "note", "at"])
+    names = ["job_id", "rater", "stars", "note", "at", "member"]
+    frame = pd.DataFrame.from_records(records, columns=names)
     frame["stars"] = frame["stars"].astype("int64")
     frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
     result: pd.DataFrame = frame
@@ -112,10 +117,10 @@ def judgements_frame(store: Store) -> pd.DataFrame:
     import pandas as pd
 
     records = _records(
-        store, "SELECT seq, at, rater, shown, choice, tie FROM judgements ORDER BY seq"
+        store, "SELECT seq, at, rater, shown, choice, tie, member FROM judgements ORDER BY seq"
     )
     frame = pd.DataFrame.from_records(
-        records, columns=["seq", "at", "rater", "shown", "choice", "tie"]
+        records, columns=["seq", "at", "rater", "shown", "choice", "tie", "member"]
     )
     frame["seq"] = frame["seq"].astype("int64")
     frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)

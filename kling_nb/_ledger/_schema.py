@@ -36,7 +36,7 @@ __all__ = [
     "ensure_schema",
 ]
 
-VERSION: Final = 2
+VERSION: Final = 3
 """The schema this code writes."""
 
 _V1_JOB_COLUMNS: Final = (
@@ -83,7 +83,11 @@ _V2_JOB_COLUMNS: Final = (
     ("poster", "TEXT"),  # a poster frame beside the video
     ("filmstrip", "TEXT"),  # a few frames side by side: what a saved notebook shows
 )
-JOB_COLUMNS: Final = _V1_JOB_COLUMNS + _V2_JOB_COLUMNS
+_V3_JOB_COLUMNS: Final = (
+    ("member", "TEXT"),  # who ran it: a member= name, else the OS user
+    ("machine", "TEXT"),  # the host name of the machine it ran from
+)
+JOB_COLUMNS: Final = _V1_JOB_COLUMNS + _V2_JOB_COLUMNS + _V3_JOB_COLUMNS
 """The jobs table as (name, SQL type), in table order: the schema and the inserts come from it."""
 
 TABLE_COLUMNS: Final = tuple(name for name, _ in JOB_COLUMNS)
@@ -125,11 +129,17 @@ _V2_DDL: Final = (
     _RATINGS,
     _JUDGEMENTS,
 )
+_V3_DDL: Final = (
+    "ALTER TABLE ratings ADD COLUMN member TEXT",  # who recorded it (the rater may differ)
+    "ALTER TABLE judgements ADD COLUMN member TEXT",
+    "CREATE INDEX IF NOT EXISTS jobs_member ON jobs(member)",
+)
 _LATEST: Final = (
     f"CREATE TABLE jobs ({', '.join(f'{name} {kind}' for name, kind in JOB_COLUMNS)})",
     _EVENTS,
     *_V1_INDEXES,
     *_V2_DDL,
+    *_V3_DDL,
 )
 
 
@@ -185,7 +195,18 @@ def _v1_to_v2(db: sa.Connection) -> None:
         )  # fmt: skip
 
 
-MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {1: _v1_to_v2}
+def _v2_to_v3(db: sa.Connection) -> None:
+    """Team ledgers: who ran each job and from where; who recorded each rating and judgement.
+
+    Rows written before v3 keep NULL there: the member who ran them is not known.
+    """
+    for name, kind in _V3_JOB_COLUMNS:
+        ddl(db, f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+    for statement in _V3_DDL:
+        ddl(db, statement)
+
+
+MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """`MIGRATIONS[n]` turns a version-n ledger into version n + 1, inside the open transaction."""
 
 # One advisory lock key for "migrating a kling_nb ledger" (any constant; ours).

@@ -8,8 +8,9 @@ transactions, the writer thread), `_writes` and `_leases` (job writes, ownership
 
 from __future__ import annotations
 
+from ._copy import CopyReport, copy_ledger
 from ._core import Ledger
-from ._engine import ENV_LEDGER, ledger_location
+from ._engine import ENV_LEDGER, is_url, ledger_location
 from ._errors import LedgerConnectError, LedgerError
 from ._frames import COLUMNS
 from ._leases import Claim
@@ -21,8 +22,11 @@ __all__ = [
     "FINAL_STATES",
     "VERSION",
     "Claim",
+    "CopyReport",
     "Ledger",
     "LedgerConnectError",
     "LedgerError",
+    "copy_ledger",
+    "is_url",
     "ledger_location",
 ]

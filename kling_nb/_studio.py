@@ -17,7 +17,7 @@ from ._errors import CreateOutcomeUnknownError, KlingError, ValidationError
 from ._jobs import Job
 from ._judge_ops import Judging
 from ._keeper import Keeper
-from ._ledger import Claim, Ledger, LedgerError
+from ._ledger import Claim, Ledger, LedgerError, ledger_location
 from ._loop import Runner
 from ._pipeline import Context, drive
 from ._pricing import RateCard
@@ -59,7 +59,9 @@ class Studio(Judging):
     With no API key anywhere (argument or `$WORLDROUTER_API_KEY`) and no base URL, the Studio
     starts the embedded sandbox on 127.0.0.1 and says so: nothing is billed. Files live under
     `root`: `kling_runs.sqlite` (the ledger) and `kling_outputs/` (the videos). `timeout` is
-    each job's deadline in seconds from its create, download included.
+    each job's deadline in seconds from its create, download included. `ledger`: a SQLite file
+    or a team's `postgresql://user@host:port/db` (default: `$KLING_NB_LEDGER`, else the root's
+    file); `member`: who this Studio's jobs are recorded as (default: the OS user).
     """
 
     def __init__(
@@ -73,6 +75,8 @@ class Studio(Judging):
         budget: float | None = None,
         timeout: float = 1800.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        ledger: str | os.PathLike[str] | None = None,
+        member: str | None = None,
     ) -> None:
         self.max_in_flight = check_count("max_in_flight", max_in_flight)
         self.timeout = check_seconds("timeout", timeout)
@@ -80,6 +84,8 @@ class Studio(Judging):
         self.root = check_root(root)
         self.outputs = self.root / "kling_outputs"
         self.pricing = pricing or RateCard()
+        # Opened first: a bad ledger URL or password fails before a sandbox or client starts.
+        self.log = Ledger(ledger_location(ledger, self.root), member=member)
         self.sandbox: Sandbox | None = None
         key = api_key or os.environ.get(ENV_KEY)
         base = base_url or os.environ.get(ENV_BASE_URL)
@@ -94,7 +100,6 @@ class Studio(Judging):
         self.endpoint = SANDBOX_ENDPOINT if self.sandbox else self.client.base_url
         self.key_fp = key_fingerprint((key or "").strip())
         self.id = new_owner_id()
-        self.log = Ledger(self.root / "kling_runs.sqlite")
         self.jobs: dict[str, Job] = {}
         self.last_resume: ResumeReport | None = None
         self._runner = Runner()

@@ -1,4 +1,4 @@
-"""The `kling-nb` command: demo, generate, log, resume, sandbox."""
+"""The `kling-nb` command: demo, generate, log, resume, ledger migrate, sandbox."""
 
 from __future__ import annotations
 
@@ -124,11 +124,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         raise UsageError("-o/--output needs --wait (without it the video is not downloaded)")
     request = _build_request(args)
     if args.wait:
-        _run_one({"root": args.root}, request, args.output)
+        _run_one({"root": args.root, "ledger": args.ledger}, request, args.output)
         return 0
     from ._studio import Studio
 
-    with Studio(root=args.root) as studio:
+    with Studio(root=args.root, ledger=args.ledger) as studio:
         job = studio.submit(request)
         job.on_change(_progress)
         # Wait for the create answer so the task id is in the ledger for `kling-nb resume`.
@@ -140,14 +140,22 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _existing_ledger(root: str) -> Path:
+def _existing_ledger(root: str, ledger: str | None = None) -> str | Path:
+    from ._ledger import ENV_LEDGER, ledger_location
+
+    where = ledger_location(ledger, Path(root).expanduser())
+    if isinstance(where, str):
+        return where  # a PostgreSQL URL: Ledger() says clearly if it cannot be reached
+    if ledger is not None or os.environ.get(ENV_LEDGER):
+        if not where.is_file():
+            raise UsageError(f"--ledger {where}: no such ledger file")
+        return where
     folder = Path(root).expanduser()
     if not folder.is_dir():
         raise UsageError(f"--root {root}: no such folder")
-    ledger = folder / LEDGER_NAME
-    if not ledger.is_file():
+    if not where.is_file():
         raise UsageError(f"--root {root}: no {LEDGER_NAME} there (nothing generated yet)")
-    return ledger
+    return where
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
@@ -155,13 +163,15 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
     from ._ledger import Ledger
 
-    ledger = Ledger(_existing_ledger(args.root))
+    ledger = Ledger(_existing_ledger(args.root, args.ledger))
     frame = ledger.df
+    if args.member:
+        frame = frame[frame["member"] == args.member]
     if args.csv:
-        ledger.to_csv(args.csv)
+        frame.to_csv(args.csv, index=False)
         print(f"wrote {len(frame)} rows to {args.csv}")
         return 0
-    columns = ["job_id", "status", "model", "mode", "duration", "total_s", "cost_estimate"]
+    columns = ["job_id", "member", "status", "model", "mode", "duration", "total_s"]
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(frame[[*columns, "prompt"]].to_string(index=False) if len(frame) else "(empty)")
     return 0
@@ -170,8 +180,8 @@ def _cmd_log(args: argparse.Namespace) -> int:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from ._studio import Studio
 
-    _existing_ledger(args.root)
-    with Studio(root=args.root) as studio:
+    _existing_ledger(args.root, args.ledger)
+    with Studio(root=args.root, ledger=args.ledger) as studio:
         jobs = studio.resume()
         print(f"resumed {len(jobs)} job(s)")
         for job in jobs:
@@ -181,6 +191,21 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             fields = job.snapshot()
             where = fields["video_path"] or fields["error"] or ""
             print(f"{job.job_id}: {fields['status']} {where}")
+    return 0
+
+
+def _cmd_ledger_migrate(args: argparse.Namespace) -> int:
+    from ._ledger import Ledger, copy_ledger, is_url
+
+    source = args.source
+    if not is_url(source) and not Path(source).expanduser().is_file():
+        raise UsageError(f"--from {source}: no such ledger file")
+    with (
+        Ledger(source if is_url(source) else Path(source).expanduser()) as personal,
+        Ledger(args.to, member=args.member) as team,
+    ):
+        report = copy_ledger(personal, team)
+        print(f"{report} (into {team.url or team.path})")
     return 0
 
 
@@ -200,6 +225,10 @@ def _subparser(
 
 _VERBOSE_HELP = "print the full traceback when something fails"
 _ROOT_HELP = "folder of the ledger (kling_runs.sqlite) and kling_outputs/"
+_LEDGER_HELP = (
+    "the ledger: a SQLite file or postgresql://user@host:port/db "
+    "(default: $KLING_NB_LEDGER, else ROOT/kling_runs.sqlite)"
+)
 
 
 def _add_generate_options(gen: argparse.ArgumentParser) -> None:
@@ -221,6 +250,19 @@ def _add_generate_options(gen: argparse.ArgumentParser) -> None:
         "-o", "--output", help="with --wait: copy the video to this file, or into this folder/"
     )
     gen.add_argument("--root", default=".", help=_ROOT_HELP)
+    gen.add_argument("--ledger", help=_LEDGER_HELP)
+
+
+def _add_ledger_commands(sub: Any) -> None:
+    ledger = sub.add_parser("ledger", help="manage ledgers (see its --help)")
+    commands = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    what = "copy a personal ledger into a team ledger (jobs already there are kept as they are)"
+    migrate = _subparser(commands, "migrate", what, _cmd_ledger_migrate)
+    migrate.add_argument("--from", dest="source", required=True, help="the ledger to copy")
+    migrate.add_argument("--to", required=True, help="the team ledger (a URL or a file)")
+    migrate.add_argument(
+        "--member", help="who the copied jobs were run by, where not recorded (default: OS user)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -245,9 +287,13 @@ def _parser() -> argparse.ArgumentParser:
     log_cmd = _subparser(sub, "log", "print the ledger of an existing --root", _cmd_log)
     log_cmd.add_argument("--root", default=".", help=_ROOT_HELP)
     log_cmd.add_argument("--csv", help="write the ledger to this CSV file instead")
+    log_cmd.add_argument("--ledger", help=_LEDGER_HELP)
+    log_cmd.add_argument("--member", help="only the jobs this team member ran")
 
     resume = _subparser(sub, "resume", "finish the jobs a crash left unfinished", _cmd_resume)
     resume.add_argument("--root", default=".", help=_ROOT_HELP)
+    resume.add_argument("--ledger", help=_LEDGER_HELP)
+    _add_ledger_commands(sub)
 
     sub.add_parser(
         "sandbox", help="serve the local WorldRouter sandbox (see its --help)", add_help=False

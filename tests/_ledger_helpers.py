@@ -15,6 +15,8 @@ import pytest
 from kling_nb._ledger import Ledger
 
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "ledger_v1" / "kling_runs.sqlite"
+# Written by the v2 code (commit 7d058f2): two jobs, a rating and a judgement.
+FIXTURE_V2 = Path(__file__).parent / "fixtures" / "ledger_v2" / "kling_runs.sqlite"
 ENDPOINT = "https://inference-api.worldrouter.ai"
 
 
@@ -52,10 +54,10 @@ def claim_worker(path: str, owner: str, rounds: int, barrier: Any, out: Any) -> 
     out.put((owner, inserted, claimed))
 
 
-def copy_v1(tmp_path: Path) -> Path:
+def copy_v1(tmp_path: Path, fixture: Path = FIXTURE_V1) -> Path:
     """A copy of the committed v1 ledger (written by the old code) in tmp_path."""
     target = tmp_path / "kling_runs.sqlite"
-    shutil.copy(FIXTURE_V1, target)
+    shutil.copy(fixture, target)
     return target
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from _mock import BASE_URL, FAST, TEAM_KEY, ClientFactory, FakeAPI, write_png
+from _postgres import pg_server, pg_url, target  # noqa: F401 (fixtures: a real PostgreSQL)
 
 import kling_nb as kn
 from kling_nb import _client

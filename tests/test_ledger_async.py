@@ -99,8 +99,8 @@ async def test_a_cancelled_caller_does_not_drop_its_write(tmp_path: Path) -> Non
         assert list(again.events("a")["kind"]) == ["submitted", "first", "queued"]
 
 
-async def test_async_writes_apply_in_the_order_issued(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "kling_runs.sqlite") as ledger:
+async def test_async_writes_apply_in_the_order_issued(target: str | Path) -> None:
+    with Ledger(target) as ledger:
         await ledger.ainsert(job("a", owner="A", lease_until=1.0))
         results = await asyncio.gather(
             *(ledger.aupdate("a", owner="A", polls=n, event=f"e{n}") for n in range(100))

@@ -19,8 +19,8 @@ def timed(job_id: str, status: str, total: float, **fields: object) -> dict[str,
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger(tmp_path / "kling_runs.sqlite")
+def ledger(target: str | Path) -> Ledger:
+    ledger = Ledger(target)
     ledger.insert(timed("ok1", "succeeded", 60.0, cost_estimate=0.35, tags=["t"]))
     ledger.insert(timed("ok2", "succeeded", 80.0, cost_estimate=0.35))
     ledger.insert(timed("ok3", "succeeded", 100.0, cost_estimate=0.35))
@@ -35,7 +35,8 @@ def ledger(tmp_path: Path) -> Ledger:
 def test_df_keeps_its_columns_and_appends_the_new_ones(ledger: Ledger) -> None:
     frame = ledger.df
     assert list(frame.columns) == list(COLUMNS)
-    assert list(COLUMNS[-4:]) == ["remote_status", "error_type", "error_code", "endpoint"]
+    assert list(COLUMNS[-6:-2]) == ["remote_status", "error_type", "error_code", "endpoint"]
+    assert list(COLUMNS[-2:]) == ["member", "machine"]
     bad = frame.set_index("job_id").loc["bad"]
     assert (bad["remote_status"], bad["error_type"], bad["error_code"]) == (
         "failed", "TaskFailedError", "E9",

@@ -13,8 +13,8 @@ from kling_nb._ledger import Ledger
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger(tmp_path / "kling_runs.sqlite")
+def ledger(target: str | Path) -> Ledger:
+    ledger = Ledger(target)
     for job_id in ("a", "b", "c"):
         ledger.insert(job(job_id, status="succeeded"))
     return ledger
@@ -25,7 +25,7 @@ def test_a_raters_newer_rating_replaces_the_older(ledger: Ledger) -> None:
     ledger.add_rating("a", 5, note="sharper <b>now</b>", rater="ann")
     ledger.add_rating("a", 2, rater="bob")
     ratings = ledger.ratings.sort_values("rater", ignore_index=True)
-    assert list(ratings.columns) == ["job_id", "rater", "stars", "note", "at"]
+    assert list(ratings.columns) == ["job_id", "rater", "stars", "note", "at", "member"]
     assert ratings[["rater", "stars"]].values.tolist() == [["ann", 5], ["bob", 2]]
     assert ratings["note"].iloc[0] == "sharper <b>now</b>"
     assert isinstance(ratings["at"].dtype, pd.DatetimeTZDtype)
@@ -51,7 +51,7 @@ def test_judgements_frame(ledger: Ledger) -> None:
     second = ledger.add_judgement(["a", "b", "c"], None, tie=True, rater="bob")
     assert second == first + 1
     frame = ledger.judgements
-    assert list(frame.columns) == ["seq", "at", "rater", "shown", "choice", "tie"]
+    assert list(frame.columns) == ["seq", "at", "rater", "shown", "choice", "tie", "member"]
     assert frame["shown"].tolist() == [["b", "a"], ["a", "b", "c"]]
     assert frame["choice"].tolist() == ["a", None]
     assert frame["tie"].tolist() == [False, True]
@@ -62,7 +62,7 @@ def test_judgements_frame(ledger: Ledger) -> None:
 def test_judgements_empty(ledger: Ledger) -> None:
     frame = ledger.judgements
     assert frame.empty
-    assert list(frame.columns) == ["seq", "at", "rater", "shown", "choice", "tie"]
+    assert list(frame.columns) == ["seq", "at", "rater", "shown", "choice", "tie", "member"]
     ledger.close()
 
 

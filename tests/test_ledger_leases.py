@@ -17,8 +17,8 @@ def ids(rows: list[dict[str, object]]) -> list[object]:
     return [row["job_id"] for row in rows]
 
 
-def test_claim_sorts_rows_by_settings_and_lease(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "kling_runs.sqlite") as ledger:
+def test_claim_sorts_rows_by_settings_and_lease(target: str | Path) -> None:
+    with Ledger(target) as ledger:
         ledger.insert(job("free", submitted_at=1))
         ledger.insert(job("mine-key", key_fp="fp-a", submitted_at=2))
         ledger.insert(job("other-key", key_fp="fp-b", submitted_at=3))
@@ -65,8 +65,8 @@ def test_legacy_loopback_rows_match_the_legacy_endpoint(tmp_path: Path) -> None:
         assert ids(same_port.claimed) == ["keyed-loopback"]
 
 
-def test_update_with_owner_applies_only_for_the_owner(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "kling_runs.sqlite") as ledger:
+def test_update_with_owner_applies_only_for_the_owner(target: str | Path) -> None:
+    with Ledger(target) as ledger:
         ledger.insert(job("a", owner="A", lease_until=1e12))
         assert not ledger.update("a", owner="B", status="creating", event="create_sent")
         assert (ledger.row("a") or {})["status"] == "waiting"
@@ -76,8 +76,8 @@ def test_update_with_owner_applies_only_for_the_owner(tmp_path: Path) -> None:
         assert list(ledger.events("a")["kind"]) == ["submitted", "create_sent"]
 
 
-def test_heartbeat_and_release(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "kling_runs.sqlite") as ledger:
+def test_heartbeat_and_release(target: str | Path) -> None:
+    with Ledger(target) as ledger:
         ledger.insert(job("a", owner="A", lease_until=10.0))
         ledger.insert(job("b", owner="A", lease_until=10.0))
         ledger.insert(job("done", owner="A", lease_until=10.0, status="succeeded"))
@@ -93,8 +93,8 @@ def test_heartbeat_and_release(tmp_path: Path) -> None:
         assert (ledger.row("theirs") or {})["owner"] == "B"
 
 
-def test_claims_racing_in_processes_never_share_a_row(tmp_path: Path) -> None:
-    path = tmp_path / "kling_runs.sqlite"
+def test_claims_racing_in_processes_never_share_a_row(target: str | Path) -> None:
+    path = target
     Ledger(path).close()
     ctx = multiprocessing.get_context("spawn")
     workers, rounds = 4, 25

@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
-from _ledger_helpers import copy_v1, job
+from _ledger_helpers import FIXTURE_V2, copy_v1, job
 
 from kling_nb._ledger import VERSION, Ledger, LedgerError
 from kling_nb._ledger._schema import MIGRATIONS
@@ -44,7 +45,7 @@ def shape(path: Path) -> dict[str, Any]:
 
 
 def test_every_version_below_the_current_has_a_migration() -> None:
-    assert VERSION == 2
+    assert VERSION == 3
     assert sorted(MIGRATIONS) == list(range(1, VERSION))
 
 
@@ -70,7 +71,7 @@ def test_the_v1_fixture_migrates_in_place(tmp_path: Path) -> None:
             "20261130-103348-58e5ec58"
         }
 
-    assert raw(path, "PRAGMA user_version") == [(2,)]
+    assert raw(path, "PRAGMA user_version") == [(VERSION,)]
     assert raw(path, "SELECT seq, job_id, kind FROM events ORDER BY seq") == events_before
 
 
@@ -126,7 +127,7 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     Ledger(path).close()
     with Ledger(path) as ledger:
         ledger.insert(job("new"))
-        assert ledger._store.found_version == 2
+        assert ledger._store.found_version == VERSION
     with Ledger(path) as ledger:
         assert ledger.row("new") is not None
         assert len(ledger.df) == len(V1_IDS) + 1
@@ -151,9 +152,9 @@ def test_a_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "kling_runs.sqlite"
     Ledger(path).close()
     db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 3")
+    db.execute(f"PRAGMA user_version = {VERSION + 1}")
     db.close()
-    with pytest.raises(LedgerError, match=r"newer kling_nb \(schema version 3"):
+    with pytest.raises(LedgerError, match=rf"newer kling_nb \(schema version {VERSION + 1}"):
         Ledger(path)
 
 
@@ -173,3 +174,42 @@ def test_new_columns_round_trip(tmp_path: Path) -> None:
     )  # fmt: skip
     assert (row["error_status"], row["attempts"], row["remote_status"]) == (502, 2, "failed")
     assert json.loads(raw(tmp_path / "l.sqlite", "SELECT error_detail FROM jobs")[0][0]) == detail
+
+
+def test_the_v2_fixture_migrates_to_team_columns(tmp_path: Path) -> None:
+    path = copy_v1(tmp_path, FIXTURE_V2)
+    assert raw(path, "PRAGMA user_version") == [(2,)]
+    with Ledger(path, member="cat", machine="box") as ledger:
+        assert ledger._store.found_version == 2
+        old = ledger.row("v2-open")
+        ledger.insert(job("v3-new"))
+        ledger.add_rating("v2-open", 2, rater="cat")
+        ratings = ledger.ratings.set_index("rater")
+        judgements = ledger.judgements
+        frame = ledger.df.set_index("job_id")
+    assert old is not None
+    assert (old["member"], old["machine"], old["owner"], old["polls"]) == (None, None, "old", 3)
+    assert frame.loc["v3-new", "member"] == "cat"
+    assert frame.loc["v3-new", "machine"] == "box"
+    assert frame.loc["v2-done", "total_s"] == 60.0
+    assert pd.isna(ratings.loc["ann", "member"])  # recorded before v3: unknown
+    assert ratings.loc["cat", "member"] == "cat"
+    assert judgements["shown"].tolist() == [["v2-done", "v2-open"]]
+    assert raw(path, "PRAGMA user_version") == [(VERSION,)]
+    Ledger(tmp_path / "new.sqlite").close()
+    assert shape(path) == shape(tmp_path / "new.sqlite")
+
+
+def test_a_postgresql_ledger_records_its_version_and_refuses_a_newer_one(pg_url: str) -> None:
+    with Ledger(pg_url) as ledger:
+        assert ledger._store.found_version == 0
+    with Ledger(pg_url) as ledger:
+        assert ledger._store.found_version == VERSION
+        ledger._store.write(
+            lambda db: db.exec_driver_sql(
+                f"UPDATE ledger_schema SET version = {VERSION + 1}"  # noqa: S608 (a constant)
+            ),
+            "x",
+        )
+    with pytest.raises(LedgerError, match=rf"newer kling_nb \(schema version {VERSION + 1}"):
+        Ledger(pg_url)

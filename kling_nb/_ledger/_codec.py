@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-import sqlite3
+from collections.abc import Mapping
 from typing import Any, Final
 
 __all__ = ["JSON_COLUMNS", "decode_row", "encode", "loads"]
@@ -14,7 +14,7 @@ JSON_COLUMNS: Final = ("tags", "request", "error_detail")
 
 
 def encode(value: object) -> object:
-    """A value SQLite stores as is (None, str, int, float), or its JSON text."""
+    """A value the database stores as is (None, str, int, float), or its JSON text."""
     if isinstance(value, enum.Enum):
         value = value.value
     if value is None or isinstance(value, (str, int, float)):
@@ -32,7 +32,7 @@ def loads(text: object) -> object:
         return text
 
 
-def decode_row(row: sqlite3.Row) -> dict[str, Any]:
+def decode_row(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A jobs row as a dict, its JSON columns decoded (`tags` is always a list)."""
     data = dict(row)
     for name in JSON_COLUMNS:

@@ -1,4 +1,4 @@
-"""`Ledger`: one SQLite file (WAL) with a row per job, an event per transition, and judgements.
+"""`Ledger`: a row per job, an event per transition, and judgements; SQLite or PostgreSQL.
 
 It is written before every action (the row exists before the create request is sent) and at
 every state change, so a crashed kernel loses nothing: `Studio.resume()` claims it back.
@@ -9,17 +9,19 @@ pandas views (`df`, `events`, `compare`, `ratings`, `judgements`) are built on d
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import sqlalchemy as sa
+
 from .._views import view
 from . import _frames, _judging, _leases, _ranks, _writes
 from ._codec import decode_row
+from ._engine import check_member, default_machine, parse_target, sql_for
+from ._errors import LedgerConnectError
 from ._leases import Claim
 from ._schema import FINAL_STATES
 from ._store import Store
@@ -34,33 +36,64 @@ __all__ = ["Ledger", "comparison_row", "job_ids"]
 T = TypeVar("T")
 EXPORT_TITLE = "kling_nb comparison"
 _ORDER = " ORDER BY submitted_at, job_id"
-_NOT_FINAL = f"status NOT IN ({', '.join('?' for _ in FINAL_STATES)})"
+_NOT_FINAL = f"status NOT IN ({', '.join(repr(state) for state in FINAL_STATES)})"
 
 
-def _select(where: str, params: Sequence[object]) -> Callable[[sqlite3.Connection], list[Any]]:
-    query = f"SELECT * FROM jobs WHERE {where}{_ORDER}"  # noqa: S608 (our own conditions)
-    return lambda db: [decode_row(row) for row in db.execute(query, tuple(params))]
+def _select(
+    where: str | Callable[[sa.Connection], str], params: Mapping[str, object]
+) -> Callable[[sa.Connection], list[Any]]:
+    def read(db: sa.Connection) -> list[Any]:
+        condition = where if isinstance(where, str) else where(db)
+        query = sa.text(f"SELECT * FROM jobs WHERE {condition}{_ORDER}")  # noqa: S608 (ours)
+        if "ids" in params:
+            query = query.bindparams(sa.bindparam("ids", expanding=True))
+        return [decode_row(row) for row in db.execute(query, dict(params)).mappings()]
+
+    return read
 
 
 class Ledger:
-    """A SQLite-backed record of every job: `df` for pandas, `events(job_id)` for its history.
+    """A record of every job: `df` for pandas, `events(job_id)` for its history.
 
-    Safe to share between the kernel's loop and other threads, and between processes (WAL):
-    every write runs, in order, on one writer thread with its own connection (the `a...`
-    variants await it without blocking the loop); reads use a second connection under a lock.
-    Every failed read or write raises `LedgerError`, which names the file and the cause.
+    Stored in a SQLite file (WAL), or in a PostgreSQL database that a team shares. Safe to
+    share between the kernel's loop and other threads, and between processes: every write runs,
+    in order, on one writer thread with its own connection (the `a...` variants await it
+    without blocking the loop); reads use a second connection under a lock. Every failed read or
+    write raises `LedgerError`, which names the ledger (never a password) and the cause.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
-        """Open (create, or migrate to the current schema) the ledger file at `path`.
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 5.0,
+        member: str | None = None,
+        machine: str | None = None,
+    ) -> None:
+        """Open (create, or migrate to the current schema) the ledger at `path`.
 
-        `timeout`: seconds a write waits for another process's lock before failing.
+        `path`: a SQLite file, or a `postgresql://user@host:port/db` URL (the password from
+        the URL, `PGPASSWORD` or ~/.pgpass, as libpq allows). A URL that is not valid, or a
+        server that cannot be reached or logged into, raises `LedgerConnectError` (a
+        `kn.ConfigurationError`) naming the host. `timeout`: seconds a write waits for another
+        process's lock before failing. `member` (default: the OS user) and `machine` (default:
+        this host's name) are recorded on every job this Ledger inserts, and `member` on its
+        ratings and judgements: on a shared ledger they say who ran what, from where.
         """
-        self.path = Path(path)
-        self._store = Store(self.path, timeout=timeout)
+        self.member = check_member(member)
+        self.machine = machine or default_machine()
+        try:
+            target = parse_target(path)
+        except ValueError as exc:
+            raise LedgerConnectError("postgresql://", "open", str(exc)) from None
+        self.path: Path | None = target.path
+        """The SQLite file, or None for a PostgreSQL ledger (see `url`)."""
+        self.url: str | None = None if target.url is None else target.display
+        """A PostgreSQL ledger's URL without its password, or None for a SQLite file."""
+        self._store = Store(target, timeout=timeout)
 
     def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
+        return f"Ledger({self._store.path!r})"
 
     def __enter__(self) -> Ledger:
         return self
@@ -74,9 +107,12 @@ class Ledger:
 
     # -- writes ------------------------------------------------------------------------------
 
+    def _stamped(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {"member": self.member, "machine": self.machine, **row}
+
     def insert(self, row: Mapping[str, Any]) -> None:
         """Add a job row (any columns, e.g. `owner`, `lease_until`) and its 'submitted' event."""
-        work = _writes.insert_work(row, time.time())
+        work = _writes.insert_work(self._stamped(row), time.time())
         self._store.write(work, f"insert job {row['job_id']}")
 
     def update(
@@ -131,14 +167,14 @@ class Ledger:
 
     # -- writes from the event loop -------------------------------------------------------------
 
-    async def _awaited(self, work: Callable[[sqlite3.Connection], T], action: str) -> T:
+    async def _awaited(self, work: Callable[[sa.Connection], T], action: str) -> T:
         future = asyncio.wrap_future(self._store.submit(work, action))
         # Shielded: cancelling the caller must not drop a queued write (it still applies).
         return await asyncio.shield(future)
 
     async def ainsert(self, row: Mapping[str, Any]) -> None:
         """`insert` on the writer thread, awaited without blocking the event loop."""
-        work = _writes.insert_work(row, time.time())
+        work = _writes.insert_work(self._stamped(row), time.time())
         await self._awaited(work, f"insert job {row['job_id']}")
 
     async def aupdate(
@@ -167,47 +203,47 @@ class Ledger:
 
     def add_rating(self, job_id: str, stars: int, *, note: str | None = None, rater: str) -> None:
         """Record `rater`'s 1-5 star rating of a job; it replaces their earlier rating."""
-        work = _judging.rating_work(job_id, stars, note, rater, time.time())
+        work = _judging.rating_work(job_id, stars, note, rater, self.member, time.time())
         self._store.write(work, f"rate job {job_id}")
 
     def add_judgement(
         self, shown: Sequence[str], choice: str | None, *, tie: bool, rater: str
     ) -> int:
         """Record one comparison: the jobs `shown` (display order), the winner or None; its seq."""
-        work = _judging.judgement_work(shown, choice, tie, rater, time.time())
+        work = _judging.judgement_work(shown, choice, tie, rater, self.member, time.time())
         return self._store.write(work, "record a judgement")
 
     @property
     def ratings(self) -> pd.DataFrame:
-        """Every rating: job_id, rater, stars, note, at (UTC datetime)."""
+        """Every rating: job_id, rater, stars, note, at (UTC datetime), member."""
         return _judging.ratings_frame(self._store)
 
     @property
     def judgements(self) -> pd.DataFrame:
-        """Every judgement: seq, at (UTC datetime), rater, shown (list), choice, tie."""
+        """Every judgement: seq, at (UTC datetime), rater, shown (list), choice, tie, member."""
         return _judging.judgements_frame(self._store)
 
     # -- reads -------------------------------------------------------------------------------
 
     def row(self, job_id: str) -> dict[str, Any] | None:
         """One job's row as a dict (raw columns, JSON decoded), or None."""
-        found = self._store.read(_select("job_id = ?", (job_id,)), f"read job {job_id}")
+        read = _select("job_id = :job_id", {"job_id": job_id})
+        found = self._store.read(read, f"read job {job_id}")
         return found[0] if found else None
 
     def by_ids(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The rows of these jobs (those that exist), oldest first."""
         ids = list(dict.fromkeys(job_ids))
-        where = "job_id IN (SELECT value FROM json_each(?))"
-        return self._store.read(_select(where, (json.dumps(ids),)), "read jobs")
+        return self._store.read(_select("job_id IN :ids", {"ids": ids}), "read jobs")
 
     def by_tag(self, tag: str) -> list[dict[str, Any]]:
         """The rows of the jobs tagged `tag`, oldest first."""
-        where = "EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE json_each.value = ?)"
-        return self._store.read(_select(where, (tag,)), f"read jobs tagged {tag}")
+        read = _select(lambda db: sql_for(db).tag_exists, {"tag": tag})
+        return self._store.read(read, f"read jobs tagged {tag}")
 
     def unfinished(self) -> list[dict[str, Any]]:
         """Rows whose job is not final (`JobState.final` False), oldest first."""
-        return self._store.read(_select(_NOT_FINAL, FINAL_STATES), "read unfinished jobs")
+        return self._store.read(_select(_NOT_FINAL, {}), "read unfinished jobs")
 
     def timing(
         self, model: str, mode: str | None, duration: int, *, last: int = 50
@@ -309,13 +345,13 @@ class Ledger:
         of `index.html`. A job id missing from the ledger raises `KeyError`.
         """
         if jobs is None:
-            rows = self._store.read(_select("1", ()), "read the jobs")
+            rows = self._store.read(_select("1 = 1", {}), "read the jobs")
         else:
             ids = job_ids(jobs)
             found = {row["job_id"]: row for row in self.by_ids(ids)}
             missing = [job_id for job_id in ids if job_id not in found]
             if missing:
-                raise KeyError(f"no such jobs in {self.path}: {', '.join(missing)}")
+                raise KeyError(f"no such jobs in {self}: {', '.join(missing)}")
             rows = [found[job_id] for job_id in dict.fromkeys(ids)]
         page_rows = [comparison_row(row, cost_unit) for row in rows]
         path: Path = view("export", folder, page_rows, title=title)

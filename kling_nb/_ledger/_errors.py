@@ -1,4 +1,4 @@
-"""`LedgerError`: a failed ledger read or write, in words that name the file and the cause."""
+"""`LedgerError`: a failed ledger read or write, in words that name the ledger and the cause."""
 
 from __future__ import annotations
 
@@ -6,23 +6,30 @@ import sqlite3
 from pathlib import Path
 from typing import Final
 
-from .._errors import KlingError
+import sqlalchemy as sa
 
-__all__ = ["LedgerError", "ledger_error"]
+from .._errors import ConfigurationError, KlingError
+from ._engine import scrub
+
+__all__ = ["LedgerConnectError", "LedgerError", "ledger_error"]
 
 
 class LedgerError(KlingError):
-    """The ledger file could not be opened, read or written (disk full, read-only, locked...).
+    """The ledger could not be opened, read or written (disk full, read-only, locked...).
 
-    `path` is the ledger file; `cause` says what went wrong in words. The SQLite or OS error is
-    chained as `__cause__`.
+    `path` is the ledger file, or a PostgreSQL ledger's URL without its password; `cause` says
+    what went wrong in words. The SQLite, PostgreSQL or OS error is chained as `__cause__`.
     """
 
-    def __init__(self, path: Path, action: str, cause: str) -> None:
+    def __init__(self, path: Path | str, action: str, cause: str) -> None:
         self.path = path
         self.action = action
         self.cause = cause
         super().__init__(f"ledger {str(path)!r}: could not {action}: {cause}")
+
+
+class LedgerConnectError(LedgerError, ConfigurationError):
+    """The PostgreSQL ledger cannot be reached or logged into (host, port, user, password)."""
 
 
 # Primary SQLite result codes (https://sqlite.org/rescode.html) and what they mean to a user.
@@ -60,10 +67,40 @@ def _code(exc: sqlite3.Error) -> int | None:
     return next((value for needle, value in _MESSAGES if needle in text), None)
 
 
-def ledger_error(path: Path, action: str, exc: BaseException, *, timeout: float) -> LedgerError:
-    """The `LedgerError` for `exc` (a sqlite3 or OS error) raised while trying to `action`."""
+# PostgreSQL error classes (SQLSTATE's first two characters) and codes, in words.
+_PG_WORDS: Final = {
+    "55P03": "a row or table is locked by another session",
+    "53100": "the server's disk is full",
+    "42501": "permission denied (the database user may not do this)",
+    "25006": "the database is read-only",
+    "57P01": "the server shut down",
+    "23": "a constraint failed",
+    "08": "the connection to the server failed",
+    "53": "the server is out of resources",
+}
+
+
+def _pg_cause(exc: Exception, timeout: float) -> str:
+    state = str(getattr(exc, "sqlstate", "") or "")
+    if state == "55P03":
+        return f"the database is locked by another process (waited {timeout:g} s)"
+    words = _PG_WORDS.get(state) or _PG_WORDS.get(state[:2])
+    detail = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    return f"{words} ({detail})" if words else f"PostgreSQL error: {detail}"
+
+
+def ledger_error(
+    path: Path | str, action: str, exc: BaseException, *, timeout: float
+) -> LedgerError:
+    """The `LedgerError` for `exc` (a database or OS error) raised while trying to `action`."""
     if isinstance(exc, LedgerError):
         return exc
+    if isinstance(exc, sa.exc.DBAPIError) and isinstance(exc.orig, Exception):
+        exc = exc.orig  # the driver's own error: SQLAlchemy's text adds the statement
+    if type(exc).__module__.startswith("psycopg"):
+        return LedgerError(path, action, _pg_cause(exc, timeout))  # type: ignore[arg-type]
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return LedgerError(path, action, scrub(f"{type(exc).__name__}: {exc}"))
     if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc).lower():
         return LedgerError(path, action, "the ledger is closed")
     if isinstance(exc, sqlite3.Error):

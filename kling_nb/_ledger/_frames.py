@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 import math
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
+import sqlalchemy as sa
+
 from .._states import JobState
 from ._codec import loads
+from ._engine import sql_for
 from ._schema import TABLE_COLUMNS
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ COLUMNS: Final = (
     "error_type",
     "error_code",
     "endpoint",
+    "member",
+    "machine",
 )
 """Columns of `Ledger.df`, in order (design.md's list first)."""
 
@@ -78,10 +82,17 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _plain_rows(db: sqlite3.Connection, query: str, params: Sequence[object] = ()) -> list[Any]:
-    cursor = db.cursor()
-    cursor.row_factory = None  # plain tuples: sqlite3.Row costs a third of the read
-    return cursor.execute(query, tuple(params)).fetchall()
+def _plain_rows(db: sa.Connection, query: str, params: Mapping[str, object] | None = None) -> Any:
+    """The rows as plain tuples. Without parameters, straight from the driver's cursor: at
+    100,000 jobs, building SQLAlchemy `Row`s would cost more than the read itself."""
+    if params:
+        return [tuple(row) for row in db.execute(sa.text(query), params)]
+    cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(query)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def jobs_frame(store: Store) -> pd.DataFrame:
@@ -132,10 +143,10 @@ def events_frame(store: Store, job_id: str | None) -> pd.DataFrame:
     import pandas as pd
 
     query = "SELECT seq, job_id, at, kind, status, detail FROM events"
-    params: tuple[str, ...] = ()
+    params: dict[str, object] = {}
     if job_id is not None:
-        query += " WHERE job_id = ?"
-        params = (job_id,)
+        query += " WHERE job_id = :job_id"
+        params = {"job_id": job_id}
     records = store.read(lambda db: _plain_rows(db, query + " ORDER BY seq", params), "read events")
     frame = pd.DataFrame.from_records(
         records, columns=["seq", "job_id", "at", "kind", "status", "detail"]
@@ -170,9 +181,9 @@ def compare_frame(
 
 
 _TIMING_SQL: Final = (
-    "SELECT finished_at - created_at FROM jobs WHERE model = ? AND mode IS ? AND duration = ? "
-    "AND status = ? AND created_at IS NOT NULL AND finished_at > created_at "
-    "ORDER BY finished_at DESC LIMIT ?"
+    "SELECT finished_at - created_at FROM jobs WHERE model = :model AND mode {same} :mode "
+    "AND duration = :duration AND status = :status AND created_at IS NOT NULL "
+    "AND finished_at > created_at ORDER BY finished_at DESC LIMIT :last"
 )
 
 
@@ -180,8 +191,13 @@ def timing_stats(
     store: Store, model: str, mode: str | None, duration: int, last: int
 ) -> tuple[float, float, int] | None:
     """(median, log-spread, n) of create-to-finish seconds of the last succeeded jobs."""
-    params = (model, mode, duration, _SUCCEEDED, last)
-    found = store.read(lambda db: _plain_rows(db, _TIMING_SQL, params), "read timings")
+    params = {"model": model, "mode": mode, "duration": duration, "status": _SUCCEEDED}
+    params["last"] = last
+
+    def read(db: sa.Connection) -> Any:
+        return _plain_rows(db, _TIMING_SQL.format(same=sql_for(db).same), params)
+
+    found = store.read(read, "read timings")
     values = sorted(float(item[0]) for item in found)
     if not values:
         return None

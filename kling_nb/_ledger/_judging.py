@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
+
+import sqlalchemy as sa
 
 from .._errors import ValidationError
 
@@ -25,35 +26,48 @@ def _check_rater(rater: object) -> str:
     return rater
 
 
-def _require_jobs(db: sqlite3.Connection, job_ids: Sequence[str]) -> None:
+_EXISTS: Final = sa.text("SELECT 1 FROM jobs WHERE job_id = :job_id")
+_RATE: Final = sa.text(
+    "INSERT INTO ratings (job_id, rater, stars, note, at, member) "
+    "VALUES (:job_id, :rater, :stars, :note, :at, :member) "
+    "ON CONFLICT (job_id, rater) DO UPDATE SET "
+    "stars = excluded.stars, note = excluded.note, at = excluded.at, member = excluded.member"
+)
+_JUDGE: Final = sa.text(
+    "INSERT INTO judgements (at, rater, shown, choice, tie, member) "
+    "VALUES (:at, :rater, :shown, :choice, :tie, :member) RETURNING seq"
+)
+
+
+def _require_jobs(db: sa.Connection, job_ids: Sequence[str]) -> None:
     for job_id in job_ids:
-        if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is None:
+        if db.execute(_EXISTS, {"job_id": job_id}).first() is None:
             raise KeyError(f"no job {job_id!r} in this ledger")
 
 
 def rating_work(
-    job_id: str, stars: int, note: str | None, rater: str, now: float
-) -> Callable[[sqlite3.Connection], None]:
+    job_id: str, stars: int, note: str | None, rater: str, member: str, now: float
+) -> Callable[[sa.Connection], None]:
     """Store `rater`'s rating of a job, replacing their earlier one (KeyError: no such job)."""
     if isinstance(stars, bool) or not isinstance(stars, int) or stars not in STARS:
         raise ValidationError("stars", stars, "an integer from 1 to 5")
     _check_rater(rater)
 
-    def work(db: sqlite3.Connection) -> None:
+    params = {
+        "job_id": job_id, "rater": rater, "stars": stars, "note": note, "at": now,
+        "member": member,
+    }  # fmt: skip
+
+    def work(db: sa.Connection) -> None:
         _require_jobs(db, [job_id])
-        db.execute(
-            "INSERT INTO ratings (job_id, rater, stars, note, at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (job_id, rater) DO UPDATE SET "
-            "stars = excluded.stars, note = excluded.note, at = excluded.at",
-            (job_id, rater, stars, note, now),
-        )
+        db.execute(_RATE, params)
 
     return work
 
 
 def judgement_work(
-    shown: Sequence[str], choice: str | None, tie: bool, rater: str, now: float
-) -> Callable[[sqlite3.Connection], int]:
+    shown: Sequence[str], choice: str | None, tie: bool, rater: str, member: str, now: float
+) -> Callable[[sa.Connection], int]:
     """Store one judgement (the jobs shown, in order; the winner or None); the work's seq."""
     shown = list(shown)
     if len(shown) < 2 or len(set(shown)) != len(shown):
@@ -63,23 +77,21 @@ def judgement_work(
     if tie and choice is not None:
         raise ValidationError("choice", choice, "None when tie=True")
     _check_rater(rater)
-    params = (now, rater, json.dumps(shown), choice, int(bool(tie)))
+    params = {
+        "at": now, "rater": rater, "shown": json.dumps(shown), "choice": choice,
+        "tie": int(bool(tie)), "member": member,
+    }  # fmt: skip
 
-    def work(db: sqlite3.Connection) -> int:
+    def work(db: sa.Connection) -> int:
         _require_jobs(db, shown)
-        cursor = db.execute(
-            "INSERT INTO judgements (at, rater, shown, choice, tie) VALUES (?, ?, ?, ?, ?)", params
-        )
-        return int(cursor.lastrowid or 0)
+        return int(db.execute(_JUDGE, params).scalar_one())
 
     return work
 
 
 def _records(store: Store, query: str) -> list[tuple[object, ...]]:
-    def read(db: sqlite3.Connection) -> list[tuple[object, ...]]:
-        cursor = db.cursor()
-        cursor.row_factory = None
-        return cursor.execute(query).fetchall()
+    def read(db: sa.Connection) -> list[tuple[object, ...]]:
+        return [tuple(row) for row in db.execute(sa.text(query))]
 
     return store.read(read, "read judging records")
 
@@ -89,9 +101,11 @@ def ratings_frame(store: Store) -> pd.DataFrame:
     import pandas as pd
 
     records = _records(
-        store, "SELECT job_id, rater, stars, note, at FROM ratings ORDER BY at, job_id, rater"
+        store,
+        "SELECT job_id, rater, stars, note, at, member FROM ratings ORDER BY at, job_id, rater",
     )
-    frame = pd.DataFrame.from_records(records, columns=["job_id", "rater", "stars", "note", "at"])
+    names = ["job_id", "rater", "stars", "note", "at", "member"]
+    frame = pd.DataFrame.from_records(records, columns=names)
     frame["stars"] = frame["stars"].astype("int64")
     frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
     result: pd.DataFrame = frame
@@ -103,10 +117,10 @@ def judgements_frame(store: Store) -> pd.DataFrame:
     import pandas as pd
 
     records = _records(
-        store, "SELECT seq, at, rater, shown, choice, tie FROM judgements ORDER BY seq"
+        store, "SELECT seq, at, rater, shown, choice, tie, member FROM judgements ORDER BY seq"
     )
     frame = pd.DataFrame.from_records(
-        records, columns=["seq", "at", "rater", "shown", "choice", "tie"]
+        records, columns=["seq", "at", "rater", "shown", "choice", "tie", "member"]
     )
     frame["seq"] = frame["seq"].astype("int64")
     frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)

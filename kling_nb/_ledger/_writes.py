@@ -6,21 +6,32 @@ where it was made) and returns the work to run inside one transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+
+import sqlalchemy as sa
 
 from .._states import JobState
 from ._codec import encode
 from ._schema import TABLE_COLUMNS
 
-__all__ = ["EVENT_SQL", "insert_work", "update_work"]
+__all__ = ["EVENT_SQL", "event", "insert_work", "update_work"]
 
-EVENT_SQL: Final = "INSERT INTO events (job_id, at, kind, status, detail) VALUES (?, ?, ?, ?, ?)"
-_INSERT_SQL: Final = (
-    f"INSERT INTO jobs ({', '.join(TABLE_COLUMNS)}) "  # noqa: S608 (names are ours)
-    f"VALUES ({', '.join('?' for _ in TABLE_COLUMNS)})"
+EVENT_SQL: Final = sa.text(
+    "INSERT INTO events (job_id, at, kind, status, detail) "
+    "VALUES (:job_id, :at, :kind, :status, :detail)"
 )
+_INSERT_SQL: Final = sa.text(
+    f"INSERT INTO jobs ({', '.join(TABLE_COLUMNS)}) "  # noqa: S608 (names are ours)
+    f"VALUES ({', '.join(':' + name for name in TABLE_COLUMNS)})"
+)
+
+
+def event(job_id: str, at: float, kind: str, status: object, detail: object) -> dict[str, object]:
+    """The parameters of `EVENT_SQL`."""
+    return {"job_id": job_id, "at": at, "kind": kind, "status": status, "detail": detail}
+
+
 _DEFAULTS: Final = {"polls": 0, "attempts": 0, "create_state": "pending", "tags": "[]"}
 
 
@@ -28,7 +39,7 @@ def _status(value: object) -> str | None:
     return None if value is None else JobState.parse(value).value
 
 
-def insert_work(row: Mapping[str, Any], now: float) -> Callable[[sqlite3.Connection], None]:
+def insert_work(row: Mapping[str, Any], now: float) -> Callable[[sa.Connection], None]:
     """Add a job row and its 'submitted' event (unknown keys raise KeyError here)."""
     unknown = set(row) - set(TABLE_COLUMNS)
     if unknown:
@@ -41,12 +52,11 @@ def insert_work(row: Mapping[str, Any], now: float) -> Callable[[sqlite3.Connect
     for key, default in _DEFAULTS.items():
         if values[key] is None:
             values[key] = default
-    params = list(values.values())
-    job_id = row["job_id"]
+    submitted = event(row["job_id"], now, "submitted", status, None)
 
-    def work(db: sqlite3.Connection) -> None:
-        db.execute(_INSERT_SQL, params)
-        db.execute(EVENT_SQL, (job_id, now, "submitted", status, None))
+    def work(db: sa.Connection) -> None:
+        db.execute(_INSERT_SQL, values)
+        db.execute(EVENT_SQL, submitted)
 
     return work
 
@@ -58,7 +68,7 @@ def update_work(
     detail: object,
     fields: Mapping[str, Any],
     now: float,
-) -> Callable[[sqlite3.Connection], bool]:
+) -> Callable[[sa.Connection], bool]:
     """Set fields of a row (and append `event`), only if `owner` (when given) owns it.
 
     The work returns whether the row was changed: False when there is no such row, or when
@@ -71,19 +81,25 @@ def update_work(
     if "status" in values:
         values["status"] = _status(values["status"])
     values["updated_at"] = now
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    query = f"UPDATE jobs SET {assignments} WHERE job_id = ?"  # noqa: S608 (checked names)
-    params: list[object] = [*values.values(), job_id]
-    if owner is not None:
-        query += " AND owner = ?"
-        params.append(owner)
-    event_params = (job_id, now, event, values.get("status"), encode(detail))
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    where = "job_id = :where_job_id" + ("" if owner is None else " AND owner = :where_owner")
+    query = sa.text(f"UPDATE jobs SET {assignments} WHERE {where}")  # noqa: S608 (checked)
+    params: dict[str, object] = {**values, "where_job_id": job_id, "where_owner": owner}
+    if owner is None:
+        del params["where_owner"]
+    appended = None if event is None else _event(job_id, now, event, values, detail)
 
-    def work(db: sqlite3.Connection) -> bool:
+    def work(db: sa.Connection) -> bool:
         if db.execute(query, params).rowcount == 0:
             return False
-        if event is not None:
-            db.execute(EVENT_SQL, event_params)
+        if appended is not None:
+            db.execute(EVENT_SQL, appended)
         return True
 
     return work
+
+
+def _event(
+    job_id: str, now: float, kind: str, values: Mapping[str, object], detail: object
+) -> dict[str, object]:
+    return event(job_id, now, kind, values.get("status"), encode(detail))

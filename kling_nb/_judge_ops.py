@@ -190,4 +190,5 @@ class Judging:
             record=lambda vote: record_vote(ledger, vote),
             history=ledger.votes(ids),
             rank=rank,
+            studio=self,  # its views turn static when this Studio closes
         )

@@ -74,7 +74,9 @@ def _reveal_block(fields: Mapping[str, str]) -> str:
     return f'<table class="kn-reveal" style="border-collapse:collapse;margin:4px 0">{rows}</table>'
 
 
-def _cell_html(index: int, cell: JudgeCell, *, chosen: int | None, tie: bool) -> str:
+def _cell_html(
+    index: int, cell: JudgeCell, *, chosen: int | None, tie: bool, videos: bool = True
+) -> str:
     label = judge_label(index)
     src = safe_src(cell.src)
     poster = safe_src(cell.poster)
@@ -86,6 +88,8 @@ def _cell_html(index: int, cell: JudgeCell, *, chosen: int | None, tie: bool) ->
         if src
         else f'<div style="{_MUTED}">no video</div>'
     )
+    if not videos:
+        video = ""
     verdict = ""
     if cell.reveal is not None:
         if tie:
@@ -103,15 +107,22 @@ def _cell_html(index: int, cell: JudgeCell, *, chosen: int | None, tie: bool) ->
 
 
 def judge_view_html(
-    cells: Sequence[JudgeCell], *, chosen: int | None = None, tie: bool = False
+    cells: Sequence[JudgeCell],
+    *,
+    chosen: int | None = None,
+    tie: bool = False,
+    videos: bool = True,
 ) -> str:
     """The k videos side by side under their labels; identities only for revealed cells.
 
     The videos autoplay muted and looped, so they start together; `grid_controls_html` beside
-    it restarts them in sync.
+    it restarts them in sync. `videos=False` leaves the videos out (labels, verdict and
+    identities only: a saved notebook's summary, which holds no blind copy's file name).
     """
     columns = 2 if len(cells) == 4 else max(min(len(cells), 3), 1)
-    inner = "".join(_cell_html(i, cell, chosen=chosen, tie=tie) for i, cell in enumerate(cells))
+    inner = "".join(
+        _cell_html(i, cell, chosen=chosen, tie=tie, videos=videos) for i, cell in enumerate(cells)
+    )
     return (
         f'<div class="kn-judge-view" style="{_FONT};display:grid;'
         f'grid-template-columns:repeat({columns},minmax(0,1fr));gap:10px">{inner}</div>'

@@ -24,7 +24,7 @@ from .. import _views
 from .._export import export_comparison
 from .._render import job_card_html
 from ._card import JobCard, show_job, show_video, static_job_bundle
-from ._display import LiveDisplay, StaticCopy, display_bundles
+from ._display import LiveDisplay, display_bundles
 from ._grid import ComparisonGrid, show_grid
 from ._judge import JudgeItem, JudgeWidget, judge_widget
 from ._panel import StudioPanel
@@ -41,7 +41,6 @@ __all__ = [
     "JudgeWidget",
     "LiveDisplay",
     "RankingsTable",
-    "StaticCopy",
     "StudioPanel",
     "display_bundles",
     "register_views",

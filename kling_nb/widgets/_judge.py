@@ -32,11 +32,15 @@ from .._render._judge import (
     judge_progress_html,
     judge_view_html,
 )
-from ._display import StaticCopy, hider, html_output, show_widget
+from ._card import watch_close
+from ._display import Bundle, LiveDisplay, html_output, live_bundle, static_bundle
+from ._live import stop_timer
 from ._rankings import RankingsTable
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .._studio import Studio
 
 __all__ = ["JudgeItem", "JudgeWidget", "judge_widget"]
 
@@ -77,6 +81,10 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
     Each vote calls `record(Vote)` once, then every `on_vote` listener; the next match-up
     comes from `next_matchup` over the earlier votes (`history`) and this session's. `rounds`
     votes (skips not counted) end it. `rank(by)` (a rankings DataFrame) backs `rankings()`.
+
+    When the rounds are done, or `studio` closes, every output showing the widget turns into
+    its static summary (`live.finish()`): the progress line and the last vote's revealed
+    result (never a match-up still waiting for its vote), and its rankings tables turn static.
     """
 
     def __init__(
@@ -92,6 +100,7 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         history: Sequence[Vote] = (),
         clock: Callable[[], float] = time.time,
         rank: Callable[[Sequence[str]], pd.DataFrame] | None = None,
+        studio: Studio | None = None,
     ) -> None:
         super().__init__(layout=widgets.Layout(max_width="1200px"))
         self.items = {item.item_id: item for item in items}
@@ -101,6 +110,7 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
             _check_blind(items)
         self.k, self.blind, self.rater, self.rounds = k, blind, rater, rounds
         self._record, self._clock, self._rank = record, clock, rank
+        self.studio = studio
         self._listeners: list[Callable[[Vote], None]] = []
         self._rng = rng or random.Random()
         self.votes: list[Vote] = list(history)
@@ -109,7 +119,9 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         self.current: tuple[str, ...] = ()
         self.phase: Phase = "vote"
         self._last: Vote | None = None
-        self.static = StaticCopy(self.model_id, self.static_html)
+        self.live = LiveDisplay(self._live_bundle, self.static_bundle)
+        self._tables: list[RankingsTable] = []
+        self._watch: Any = None
         css_class = f"kn-judge-{self.model_id}"
         self.add_class(css_class)
         self._progress = widgets.HTML()
@@ -129,8 +141,10 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         self._next.on_click(lambda _b: self.advance())
         buttons = widgets.HBox([*self._pick, self._tie, self._skip, self._next])
         controls = widgets.HTML(grid_controls_html("." + css_class))
-        self.children = (hider(self.model_id), self._progress, controls, self._view, buttons)
+        self.children = (self._progress, controls, self._view, buttons)
         self.advance()
+        if studio is not None and not self.live.finished:
+            self._watch = watch_close(studio, self)
 
     def __repr__(self) -> str:
         return f"<JudgeWidget k={self.k} {self.session_votes} votes, {self.phase}>"
@@ -146,8 +160,46 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         return str(self._progress.value)
 
     def static_html(self) -> str:
-        """What a saved notebook shows: the progress line (never an unrevealed match-up)."""
-        return self._progress_text("judge widget: run the cell with a live kernel to vote")
+        """What a saved notebook shows: the progress line and the last vote, revealed.
+
+        Never a match-up still waiting for its vote, and no video (so no blind copy's name).
+        """
+        html_text = self._progress_text(self._recorded_note())
+        last = self._last
+        if last is None:
+            return html_text
+        cells = [
+            JudgeCell("", None, dict(self.items[item].reveal) if item in self.items else {})
+            for item in last.shown
+        ]
+        chosen = last.shown.index(last.choice) if last.choice in last.shown else None
+        view = judge_view_html(cells, chosen=chosen, tie=last.tie, videos=False)
+        return f'{html_text}<div class="kn-judge-last">{view}</div>'
+
+    def static_bundle(self) -> Bundle:
+        """The final output of the widget: `static_html()`, and the same as plain text."""
+        text = f"kling_nb judge: {self._recorded_note()}"
+        last = self._last
+        if last is not None:
+            names = [judge_label(i) for i in range(len(last.shown))]
+            if last.tie:
+                text += f"; last vote: {' = '.join(names)} (tie)"
+            elif last.choice in last.shown:
+                index = last.shown.index(last.choice)
+                prompt = self.items[last.choice].reveal.get("prompt", last.choice)
+                text += f"; last vote: {names[index]} ({prompt}) is better"
+        return static_bundle(self.static_html(), text)
+
+    def _recorded_note(self) -> str:
+        count = self.session_votes
+        return f"{count} vote{'' if count == 1 else 's'} recorded"
+
+    def _live_bundle(self) -> Bundle:
+        return live_bundle(
+            self.model_id,
+            "kling_nb live judge widget (its summary replaces it when its rounds are done or "
+            "its Studio closes; run the cell again to vote)",
+        )
 
     def _progress_text(self, note: str) -> str:
         ids = list(self.items)
@@ -183,7 +235,15 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         self._next.layout.display = None if self.phase == "revealed" else "none"
         notes = {"vote": "which is better?", "revealed": "revealed", "done": "done"}
         self._progress.value = self._progress_text(notes[self.phase])
-        self.static.refresh()
+        closed = self.studio is not None and self.studio.closed
+        if self.live.finished or self.phase == "done" or closed:
+            self.finish()
+
+    def finish(self) -> None:
+        """Turn every output of this widget, and of its rankings tables, into static HTML."""
+        self.live.finish()
+        for table in self._tables:
+            table.finish()
 
     def advance(self) -> None:
         """Show the next match-up (or end when `rounds` votes are in)."""
@@ -221,8 +281,11 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         if rank is None:
             raise RuntimeError("this judge widget has no rankings source (use studio.judge)")
         fields = (by,) if isinstance(by, str) else tuple(by)
-        table = RankingsTable(lambda: rank(fields))
+        table = RankingsTable(lambda: rank(fields), studio=self.studio)
         self.on_vote(lambda _vote: table.refresh())
+        self._tables.append(table)
+        if self.live.finished:
+            table.finish()
         return table
 
     def choose(self, index: int) -> Vote | None:
@@ -263,7 +326,10 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
             self.advance()
 
     def close(self) -> None:
-        """Close the widget and its children."""
+        """Leave the static summary where the widget was shown; close it and its children."""
+        if self.comm is not None:
+            self.finish()
+        stop_timer(self.studio, self._watch)
         for child in itertools.chain(
             self.children, self._pick, (self._tie, self._skip, self._next)
         ):
@@ -271,7 +337,7 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         super().close()
 
     def _ipython_display_(self) -> None:
-        show_widget(self)
+        self.live.show()
 
 
 def judge_widget(entries: Sequence[Mapping[str, Any]], **options: Any) -> JudgeWidget:

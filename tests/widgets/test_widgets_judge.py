@@ -289,7 +289,7 @@ def test_the_rankings_table_follows_the_votes_and_keeps_a_static_copy(
 
 def test_the_grid_rates_with_stars_and_opens_a_judge(judged: kn.Studio) -> None:
     grid = ComparisonGrid(list(judged.jobs.values()))
-    bars = [box.children[1] for box in grid.children[2].children]
+    bars = [box.children[1] for box in grid.children[1].children]
     assert all(isinstance(bar, StarBar) for bar in bars)
     bar = bars[0]
     assert not any(button.disabled for button in bar._buttons)

@@ -174,7 +174,11 @@ class JudgeWidget(widgets.VBox):  # type: ignore[misc]
         ]
         chosen = last.shown.index(last.choice) if last.choice in last.shown else None
         view = judge_view_html(cells, chosen=chosen, tie=last.tie, videos=False)
-        return f'{html_text}<div class="kn-judge-last">{view}</div>'
+        heading = (
+            '<div style="font-size:12px;color:var(--jp-ui-font-color2,#57606a);margin:6px 0 2px">'
+            "last vote, revealed:</div>"
+        )
+        return f'{html_text}<div class="kn-judge-last">{heading}{view}</div>'
 
     def static_bundle(self) -> Bundle:
         """The final output of the widget: `static_html()`, and the same as plain text."""

@@ -13,11 +13,13 @@ played, so opening the page makes no network request).
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from ._html import esc, http_url
+from ._words import format_seconds
 
 __all__ = ["export_page_html", "page_src", "remote_url"]
 
@@ -91,9 +93,7 @@ if(strip){strip.hidden=false;v.hidden=true;}});});
 """
 
 
-def _e(value: object) -> str:
-    """Escape any value for HTML text or a double-quoted attribute."""
-    return html.escape("" if value is None else str(value), quote=True)
+_e = esc
 
 
 def _num(value: object) -> float | None:
@@ -110,16 +110,8 @@ def _num(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def remote_url(value: object) -> str | None:
-    """`value` if it is an absolute http(s) URL with a host and no whitespace, else None."""
-    if not isinstance(value, str) or not value:
-        return None
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        return None  # browsers drop tabs/newlines inside schemes: "java\tscript:" runs
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return value
+remote_url = http_url
+"""`value` if it is an absolute http(s) URL with a host and no whitespace, else None."""
 
 
 def page_src(value: object) -> str | None:
@@ -143,17 +135,7 @@ def page_src(value: object) -> str | None:
 
 
 def _seconds(value: object) -> str:
-    seconds = _num(value)
-    if seconds is None:
-        return "?"
-    seconds = max(seconds, 0.0)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        minutes, rest = divmod(round(seconds), 60)
-        return f"{minutes} min {rest:02d} s"
-    hours, rest = divmod(round(seconds), 3600)
-    return f"{hours} h {rest // 60:02d} min"
+    return format_seconds(_num(value))
 
 
 def _cost(row: Row) -> str:

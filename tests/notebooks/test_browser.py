@@ -190,14 +190,21 @@ def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Voila]:
         _wait_for_port(port, proc, log)
         yield Voila(url=f"http://127.0.0.1:{port}/", folder=folder, proc=proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log, ARTIFACTS / "browser-voila.log")
+        stop_server(proc, log, "browser-voila.log")
+
+
+def stop_server(
+    proc: subprocess.Popen[bytes], log: Path, artifact: str, *, grace: float = 15
+) -> None:
+    """Stop a server this test started, and keep its log as a CI artefact."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(log, ARTIFACTS / artifact)
 
 
 @dataclass

@@ -88,14 +88,7 @@ def voila_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         base._wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        base.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log, base.ARTIFACTS / "browser-judge-voila.log")
+        base.stop_server(proc, log, "browser-judge-voila.log")
 
 
 def test_three_votes_in_the_judge_widget_update_the_rankings(voila_url: str) -> None:

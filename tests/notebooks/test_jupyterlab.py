@@ -34,7 +34,7 @@ import pytest
 pytest.importorskip("jupyterlab")
 pytest.importorskip("nbclient")
 from run_notebook import sandbox_environ
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -136,15 +136,8 @@ def jupyterlab(folder: Path, home: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield f"http://127.0.0.1:{port}/lab/workspaces/{{ws}}/tree/{{nb}}?token={token}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_server(proc, log, f"jupyterlab-{home.name}.log", grace=20)
         _stop_kernels(home / "runtime")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log, ARTIFACTS / f"jupyterlab-{home.name}.log")
 
 
 def _stop_kernels(runtime: Path) -> None:

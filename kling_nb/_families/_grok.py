@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from .._errors import ValidationError
-from .._exceptions import AccessDeniedError, UnsupportedModelError
-from ._checks import check_choice, check_extra, check_image, check_int, check_model, check_prompt
+from .._exceptions import (
+    AccessDeniedError,
+    InsufficientBalanceError,
+    TeamRequiredError,
+    TooManyPendingTasksError,
+    UnsupportedModelError,
+)
+from ._checks import check_extra, check_image, check_int, check_model, check_prompt
 from ._family import Family
 
 __all__ = ["GROK", "GrokVideo"]
@@ -64,8 +70,8 @@ class GrokVideo:
         if duration is None:
             raise ValidationError("duration", None, "whole seconds from 1 to 15")
         _set(self, "duration", duration)
-        resolution = check_choice("resolution", self.resolution, RESOLUTIONS)
-        _set(self, "resolution", resolution or "720p")
+        if self.resolution not in RESOLUTIONS:
+            raise ValidationError("resolution", self.resolution, "480p or 720p")
         if self.image is not None:
             _set(self, "image", check_image("image", self.image))
         # contract-families.md: grok-imagine-video is the text model, the 1.5 preview the
@@ -110,11 +116,15 @@ GROK: Final = Family(
     models=dict.fromkeys(MODELS, (ROUTE,)),
     create={ROUTE: GENERATIONS},
     status={ROUTE: GENERATIONS + "/{task_id}"},
-    # contract-families.md: Grok's codes are unknown beyond the shared pattern; only the
-    # router-wide ones are mapped (statuses map the rest: 402, 429, ...).
+    # contract-families.md: Grok's codes are unknown beyond the shared pattern, so the
+    # `grok_` ones are assumed to follow Kling's `<family>_<suffix>` (the status codes type
+    # them anyway: 402, 429).
     error_codes={
         "unsupported_model": UnsupportedModelError,
         "media_resource_access_denied": AccessDeniedError,
+        "grok_balance_too_low": InsufficientBalanceError,
+        "grok_team_required": TeamRequiredError,
+        "grok_too_many_pending_tasks": TooManyPendingTasksError,
     },
     # Assumed: an image for the image-guided model goes through the same uploads route as
     # Kling's (its presigned URL is public); the guide's copy does not say.

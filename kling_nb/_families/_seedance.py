@@ -20,6 +20,7 @@ from .._exceptions import (
     AccessDeniedError,
     BadRequestError,
     InsufficientBalanceError,
+    TeamRequiredError,
     TooManyPendingTasksError,
     UnsupportedModelError,
 )
@@ -139,6 +140,8 @@ SEEDANCE: Final = Family(
         "seedance_balance_too_low": InsufficientBalanceError,
         "media_resource_access_denied": AccessDeniedError,
         "seedance_too_many_pending_tasks": TooManyPendingTasksError,
+        # Assumed, following Kling's `<family>_team_required` (not in contract-families.md).
+        "seedance_team_required": TeamRequiredError,
     },
     uploader="assets",
     # Unknown whether the status body repeats the id (contract-families.md lists only the

@@ -1,4 +1,8 @@
-"""`AsyncClient`: a thin async client for WorldRouter's Kling task routes, over one httpx client."""
+"""`AsyncClient`: a thin async client for WorldRouter's video task routes, over one httpx client.
+
+Kling, Seedance and Grok are data (`kling_nb._families`): the client asks a request's family
+for its paths, response parsing, error codes and upload route, and never branches on a name.
+"""
 
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ from ._errors import (
     UpstreamError,
     ValidationError,
 )
+from ._families import GrokVideo, SeedanceVideo
 from ._models import Status, Task
 from ._policy import PollSchedule
 from ._requests import ImageToVideo, OmniVideo, TextToVideo
@@ -65,6 +66,7 @@ __all__ = [
     "ConfigurationError",
     "CreateOutcomeUnknownError",
     "DownloadError",
+    "GrokVideo",
     "ImageToVideo",
     "InsufficientBalanceError",
     "InvalidResponseError",
@@ -78,6 +80,7 @@ __all__ = [
     "PermissionDeniedError",
     "PollSchedule",
     "RateCard",
+    "SeedanceVideo",
     "ServerError",
     "Status",
     "Studio",

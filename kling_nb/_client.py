@@ -1,4 +1,8 @@
-"""`AsyncClient`: a thin async client for WorldRouter's Kling task routes, over one httpx client."""
+"""`AsyncClient`: a thin async client for WorldRouter's video task routes, over one httpx client.
+
+Kling, Seedance and Grok are data (`kling_nb._families`): the client asks a request's family
+for its paths, response parsing, error codes and upload route, and never branches on a name.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,14 @@ import os
 import random
 import time
 from asyncio import TimeoutError as AsyncioTimeoutError
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import Any, TypeVar
 
 import httpx
 
-from ._download import DownloadResult, safe_name
+from ._download import DownloadResult
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -28,9 +31,9 @@ from ._errors import (
     ServerError,
     TaskFailedError,
     TaskTimeoutError,
-    ValidationError,
     error_from_response,
 )
+from ._families import Uploader, VideoRequest, family_of
 from ._fetchfile import fetch_video
 from ._models import Route, Status, Task
 from ._policy import (
@@ -40,7 +43,7 @@ from ._policy import (
     backoff_delay,
     parse_retry_after,
 )
-from ._requests import MAX_IMAGE_BYTES, Request, sniff_image_type
+from ._uploads import Uploads
 from ._version import __version__
 from ._wire import ENV_BASE_URL as ENV_BASE_URL
 from ._wire import ENV_KEY as ENV_KEY
@@ -48,6 +51,7 @@ from ._wire import (
     Bearer,
     connection_error,
     resolve_base_url,
+    retype,
     task_ref,
     transient,
     valid_task_id,
@@ -58,9 +62,11 @@ __all__ = ["AsyncClient", "resolve_base_url"]
 log = logging.getLogger("kling_nb")
 
 OnUpdate = Callable[[Task], "Awaitable[None] | None"]
+R = TypeVar("R", bound=VideoRequest)
+UploadFn = Callable[[Sequence[Path]], Awaitable[list[str]]]
 
 
-class AsyncClient:
+class AsyncClient(Uploads):
     """A thin async client for the WorldRouter Kling API.
 
     `api_key` defaults to `$WORLDROUTER_API_KEY` and `base_url` to `$WORLDROUTER_BASE_URL` or
@@ -96,6 +102,10 @@ class AsyncClient:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
         self._rand = random.Random()
+        self._uploaders: dict[Uploader, UploadFn] = {
+            "images": self._upload_images,
+            "assets": self.upload_assets,
+        }
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.base_url!r}, api_key=<hidden>)"
@@ -130,10 +140,12 @@ class AsyncClient:
         json: dict[str, Any] | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
         retries: int,
+        codes: Mapping[str, type[APIError]] | None = None,
     ) -> httpx.Response:
         """Send one API request, retrying up to `retries` times; return a 2xx response.
 
-        A create passes `retries=0`: it is sent exactly once (see `create`).
+        A create passes `retries=0`: it is sent exactly once (see `create`). `codes` maps a
+        family's own error codes to their classes (`Family.error_codes`).
         """
         attempt = 0
         while True:
@@ -164,12 +176,13 @@ class AsyncClient:
                 await asyncio.sleep(delay)
                 attempt += 1
                 continue
-            raise error_from_response(
+            error = error_from_response(
                 response.status_code,
                 self._scrub(response.text),
                 request_id=self._request_id(response),
                 retry_after=retry_after,
             )
+            raise retype(error, codes) if codes else error
 
     def _scrub(self, text: str) -> str:
         # A server may echo the key back in any body, a 2xx included: it must never reach
@@ -198,15 +211,22 @@ class AsyncClient:
 
     # -- tasks -------------------------------------------------------------------------------
 
-    async def prepare(self, request: Request) -> Request:
-        """Upload a request's local image, if it has one, and return the request with its URL."""
-        path = request.local_image
-        if path is None:
-            return request
-        return request.with_image_url(await self.upload_image(path))
+    async def prepare(self, request: R) -> R:
+        """Upload a request's local images, if it has any, and return it with their URLs.
 
-    async def create(self, request: Request) -> Task:
-        """Create a task on the request's route; returns it queued.
+        The request's family says how: Kling and Grok through `/v1/images/uploads`, Seedance
+        as assets of a new asset group (contract-families.md).
+        """
+        family = family_of(request.route)
+        paths = family.local_images(request)
+        if not paths:
+            return request
+        upload = self._uploaders[family.uploader]
+        prepared: R = family.with_uploads(request, await upload(paths))
+        return prepared
+
+    async def create(self, request: VideoRequest) -> Task:
+        """Create a task on the request's route (of its family); returns it queued.
 
         The POST is sent exactly once per call: no retry of any kind happens here (contract.md
         assumption 9: no idempotency key, so a re-send could bill twice). The caller owns the
@@ -219,6 +239,7 @@ class AsyncClient:
         - the typed `APIError` of a 4xx answer (`TooManyPendingTasksError` for 429,
           `UpstreamError` for 424: no task was created in either case).
         """
+        family = family_of(request.route)
         try:
             request = await self.prepare(request)
         except (APIConnectionError, ServerError, InvalidResponseError) as exc:
@@ -226,9 +247,12 @@ class AsyncClient:
             raise APIConnectionError(
                 f"image upload failed, the create was never sent: {exc}", sent=False
             ) from exc
-        route = f"/v1/videos/{request.route}"
+        route = family.create_path(request.route)
+        body = request.to_body()
         try:
-            response = await self._send("POST", route, json=request.to_body(), retries=0)
+            response = await self._send(
+                "POST", route, json=body, retries=0, codes=family.error_codes
+            )
             data = self._json(response)
             task_id = data.get("id")
             if not valid_task_id(task_id):
@@ -246,34 +270,33 @@ class AsyncClient:
                 "so it is not sent again: check the dashboard",
                 cause=exc,
             ) from None
-        task = Task.from_response(
-            data,
-            request.route,
-            request_id=self._request_id(response),
-            from_status_route=False,
-        )
+        task = family.created_parser(data, request.route, self._request_id(response), request.model)
         log.info("created %s task %s (%s)", request.route, task.id, task.model)
         return task
 
     async def get(self, task: Task | str, *, route: Route | str | None = None) -> Task:
-        """Read a task's status on the route it was created on.
+        """Read a task's status on the route it was created on (of any family).
 
         A 2xx whose body is not a JSON object, or names another task, raises
         `InvalidResponseError` (`wait` treats it as transient).
         """
-        task_id, task_route = task_ref(task, route)
+        task_id, task_route, family = task_ref(task, route)
         response = await self._send(
-            "GET", f"/v1/videos/{task_route}/{quote(task_id, safe='')}", retries=self.max_retries
+            "GET",
+            family.status_path(task_route, task_id),
+            retries=self.max_retries,
+            codes=family.error_codes,
         )
         body = self._json(response)
-        if body.get("id") != task_id:
+        named = body.get("id")
+        if named != task_id and (family.status_has_id or named is not None):
             raise InvalidResponseError(
-                f"asked for task {task_id!r}, the status answer is about {body.get('id')!r}",
+                f"asked for task {task_id!r}, the status answer is about {named!r}",
                 status_code=response.status_code,
                 body=body,
                 request_id=self._request_id(response),
             )
-        return Task.from_response(body, task_route, request_id=self._request_id(response))
+        return family.status_parser(body, task_route, self._request_id(response), task_id)
 
     async def wait(
         self,
@@ -375,32 +398,3 @@ class AsyncClient:
             timeout=timeout,
             stall_timeout=stall_timeout,
         )
-
-    async def upload_image(self, path: str | os.PathLike[str]) -> str:
-        """Upload a local PNG/JPEG/WebP/GIF (<= 10 MiB); return its presigned URL (7 days)."""
-        file = Path(path).expanduser()
-        try:
-            data = file.read_bytes()
-        except OSError:
-            raise ValidationError(
-                "image", str(path), "an existing, readable local image file"
-            ) from None
-        kind = sniff_image_type(data[:16])
-        if kind is None:
-            raise ValidationError("image", str(path), "a PNG, JPEG, WebP or GIF image")
-        if len(data) > MAX_IMAGE_BYTES:
-            raise ValidationError("image", str(path), "an image of at most 10 MiB")
-        name = safe_name(file.stem, default="image") + "." + kind.split("/")[1]
-        response = await self._send(
-            "POST",
-            "/v1/images/uploads",
-            files={"image": (name, data, kind)},
-            retries=self.max_retries,
-        )
-        body = self._json(response)
-        url = body.get("url")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise InvalidResponseError(
-                "the upload response has no url", status_code=response.status_code, body=body
-            )
-        return url

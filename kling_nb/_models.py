@@ -102,14 +102,16 @@ def _failure_reason(body: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class Task:
-    """One remote Kling task as last seen by the client.
+    """One remote task (of any family) as last seen by the client.
 
-    `raw` keeps the whole response body; `video_url` is only ever read from a status response
+    `route` is the route key it was created on: a Kling route (`Route`) or another family's
+    key (`"seedance"`, `"grok"`; see `kling_nb._families`). `raw` keeps the whole response
+    body; `video_url` is only ever read from a status response
     (the guide: never from the create response).
     """
 
     id: str
-    route: Route
+    route: Route | str
     model: str = ""
     status: Status | str = Status.QUEUED
     video_url: str | None = None
@@ -131,7 +133,7 @@ class Task:
     def from_response(
         cls,
         body: Mapping[str, Any],
-        route: Route,
+        route: Route | str,
         *,
         request_id: str | None = None,
         from_status_route: bool = True,

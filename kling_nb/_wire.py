@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -19,7 +20,8 @@ from ._errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from ._models import DEFAULT_BASE_URL, ROUTES, Route, Task
+from ._families import Family, family_of
+from ._models import DEFAULT_BASE_URL, Route, Task
 from ._policy import RETRYABLE_STATUS
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Bearer",
     "connection_error",
     "resolve_base_url",
+    "retype",
     "task_ref",
     "transient",
     "valid_task_id",
@@ -69,15 +72,38 @@ class Bearer(httpx.Auth):
         return "Bearer(<hidden>)"
 
 
-def task_ref(task: Task | str, route: Route | str | None) -> tuple[str, Route]:
+def task_ref(task: Task | str, route: Route | str | None) -> tuple[str, str, Family]:
+    """The task id, its route key and the family owning that route (ValidationError if none)."""
     task_id = task.id if isinstance(task, Task) else task
     wanted = route or (task.route if isinstance(task, Task) else None)
     if not task_id or task_id.strip(".") == "":
         raise ValidationError("task", task_id, "a task id (list routes are disabled)")
-    for known in ROUTES:
-        if wanted == known:
-            return task_id, known
-    raise ValidationError("route", wanted, f"the create route: one of {', '.join(ROUTES)}")
+    family = family_of(wanted)
+    assert isinstance(wanted, str)
+    return task_id, wanted, family
+
+
+def retype(exc: APIError, codes: Mapping[str, type[APIError]]) -> APIError:
+    """`exc` as the class its family gives its code, when that narrows the status's class.
+
+    `error_from_response` knows Kling's codes; a family's own (`seedance_balance_too_low`,
+    ...) are matched here, in the code field or, failing that, in the message's words.
+    """
+    code = exc.code or next((known for known in codes if known in (exc.message or "")), None)
+    if code is None:
+        return exc
+    mapped = codes.get(code)
+    cls = mapped if mapped is not None and issubclass(mapped, type(exc)) else type(exc)
+    if cls is type(exc) and code == exc.code:
+        return exc
+    return cls(
+        exc.message,
+        status_code=exc.status_code,
+        code=code,
+        request_id=exc.request_id,
+        body=exc.body,
+        details=exc.details,
+    )
 
 
 def transient(exc: KlingError) -> bool:

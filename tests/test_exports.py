@@ -15,6 +15,8 @@ DESIGN_NAMES = {
     "TextToVideo",
     "ImageToVideo",
     "OmniVideo",
+    "SeedanceVideo",
+    "GrokVideo",
     # client and models
     "AsyncClient",
     "Task",

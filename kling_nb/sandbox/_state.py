@@ -25,7 +25,6 @@ from ._store import Store, UploadRecord
 from ._tasks import kling_plan, new_task
 from ._uploads import ResolvedImage, Uploads
 from ._validate import CreateSpec
-from ._video import VideoSpec
 
 __all__ = ["ResolvedImage", "SandboxState"]
 
@@ -249,20 +248,6 @@ class SandboxState:
             if task is None or task.status_at(self.now()) is not Status.SUCCEEDED:
                 return None
             return task
-
-    def video_spec(self, task: TaskRecord) -> VideoSpec:
-        """What to render for a task."""
-        first_frame = self.image_bytes(task.image_ref) if task.image_ref else None
-        return VideoSpec(
-            prompt=task.prompt,
-            model=task.model,
-            mode=task.mode,
-            duration=task.duration,
-            width=task.width,
-            height=task.height,
-            fps=self.config.fps,
-            first_frame=first_frame,
-        )
 
     # -- uploads, images and signed URLs ---------------------------------------------------
 

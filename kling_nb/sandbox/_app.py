@@ -239,12 +239,22 @@ class _Handlers:
         base = base_url(request)
         return JSONResponse(
             {
-                "service": "kling_nb sandbox: a local WorldRouter Kling server",
+                "service": "kling_nb sandbox: a local WorldRouter server (Kling, Seedance, Grok)",
                 "base_url": base,
                 "keys": {key: spec.purpose for key, spec in KEYS.items()},
                 "create": [f"POST {base}/v1/videos/{route}" for route in ROUTES],
                 "status": [f"GET {base}/v1/videos/{route}/{{task_id}}" for route in ROUTES],
                 "uploads": f"POST {base}/v1/images/uploads (multipart field 'image')",
+                "seedance": [f"POST {base}{_SEEDANCE}", f"GET {base}{_SEEDANCE}/{{task_id}}"],
+                "grok": [
+                    f"POST {base}/v1/videos/generations",
+                    f"GET {base}/v1/videos/generations/{{task_id}}",
+                ],
+                "asset_groups": [
+                    f"POST {base}/v1/asset-groups",
+                    f"GET {base}/v1/asset-groups/{{group_id}}",
+                    f"POST {base}/v1/asset-groups/{{group_id}}/assets (multipart field 'file')",
+                ],
                 "samples": [f"{base}/samples/{name}" for name in SAMPLE_NAMES],
                 "stats": f"{base}/_sandbox/stats",
             }

@@ -170,3 +170,19 @@ async def test_faults_apply(make_sandbox: SandboxFactory) -> None:
         created = await post_ok(client, GROK, grok_body())
         response = await client.get(f"{GROK}/{created['id']}", headers=auth(TEAM))
         assert response.status_code in (500, 502, 503)
+
+
+async def test_family_tasks_survive_a_restart(tmp_path: Any) -> None:
+    path = tmp_path / "state.sqlite"
+    with Sandbox(time_scale=1.0, state_path=path) as first:
+        port = first.port
+        async with httpx.AsyncClient(base_url=first.base_url, timeout=10) as client:
+            created = await post_ok(client, GROK, grok_body(resolution="720p"))
+    with Sandbox(time_scale=1.0, state_path=path, port=port) as second:
+        async with httpx.AsyncClient(base_url=second.base_url, timeout=10) as client:
+            status = await client.get(f"{GROK}/{created['id']}", headers=auth(TEAM))
+            assert status.json()["resolution"] == "720p"
+            assert status.json()["status"] in ("queued", "running")
+            index = (await client.get("/")).json()
+            assert index["grok"][0].endswith("/v1/videos/generations")
+        assert second.stats()["pending_by_family"]["team-sandbox/grok"] == 1

@@ -139,6 +139,7 @@ async def test_public_image_urls_are_rejected(http: httpx.AsyncClient, sandbox: 
         response = await http.post(SEEDANCE, json=body, headers=auth(TEAM))
         error = assert_problem(response, 400, "invalid_request", BadRequestError)
         assert response.json()["detail"]["field"] == "content[1].image_url.url", error
+        assert "public image URLs are not accepted" in error.message
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ class Billing:
         self.released: Counter[str] = Counter()
         self.max_pending: Counter[str] = Counter()
         self._pending: dict[str, set[str]] = {}
+        self._pending_family: dict[tuple[str, str], set[str]] = {}
         self._due: list[tuple[float, str]] = []
 
     def restore(self, saved: Mapping[str, int]) -> None:
@@ -35,9 +36,11 @@ class Billing:
             if self.balances.get(team, 0) < credit // 4:
                 self.balances[team] = credit
 
-    def pending(self, team: str) -> int:
-        """How many of the team's tasks are held (not yet settled)."""
-        return len(self._pending.get(team, ()))
+    def pending(self, team: str, family: str | None = None) -> int:
+        """How many of the team's tasks (of `family`, or of every family) are not settled."""
+        if family is None:
+            return len(self._pending.get(team, ()))
+        return len(self._pending_family.get((team, family), ()))
 
     def available(self, team: str) -> int:
         """Balance minus holds, in nano-credits."""
@@ -47,6 +50,7 @@ class Billing:
         """Hold the task's price until its terminal time."""
         self.held[task.team] += task.cost_nano
         self._pending.setdefault(task.team, set()).add(task.id)
+        self._pending_family.setdefault((task.team, task.family), set()).add(task.id)
         heapq.heappush(self._due, (task.finished_at, task.id))
 
     def note_peak(self, team: str) -> None:
@@ -63,6 +67,7 @@ class Billing:
                 continue
             self.held[task.team] -= task.cost_nano
             self._pending[task.team].discard(task.id)
+            self._pending_family[task.team, task.family].discard(task.id)
             if task.outcome == Status.SUCCEEDED.value:
                 self.balances[task.team] -= task.cost_nano
                 self.charged[task.team] += task.cost_nano
@@ -77,6 +82,9 @@ class Billing:
         return {
             "pending": {team: len(ids) for team, ids in self._pending.items()},
             "max_pending": dict(self.max_pending),
+            "pending_by_family": {
+                f"{team}/{family}": len(ids) for (team, family), ids in self._pending_family.items()
+            },
             "balances": {
                 team: {
                     "balance_nano": balance,

@@ -69,10 +69,12 @@ class SandboxConfig:
     """Everything one sandbox server needs to know.
 
     `time_scale` multiplies realistic task durations (1.0 is real time, 0 finishes at once);
-    `pending_cap` is the per-team limit of non-terminal tasks; `seed` makes task durations
-    reproducible; `state_path` (an SQLite file) keeps tasks, balances and uploads across a
-    restart; `team_credit_nano` is the starting balance of the two funded teams; `clock`
-    returns wall-clock seconds (wall clock, so a persisted task's times survive a restart).
+    `pending_cap` is the per-team limit of non-terminal tasks of each family, and
+    `pending_caps` overrides it for some families (`{"seedance": 2}`): caps are per family;
+    `seed` makes task durations reproducible; `state_path` (an SQLite file) keeps tasks,
+    balances and uploads across a restart; `team_credit_nano` is the starting balance of the
+    two funded teams; `clock` returns wall-clock seconds (wall clock, so a persisted task's
+    times survive a restart).
     """
 
     time_scale: float = DEFAULT_TIME_SCALE
@@ -82,6 +84,7 @@ class SandboxConfig:
     state_path: Path | None = None
     team_credit_nano: int = 20 * NANO
     fps: int = 12
+    pending_caps: Mapping[str, int] = field(default_factory=dict)
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,8 +94,14 @@ class SandboxConfig:
             raise ValueError(f"pending_cap={self.pending_cap!r} must be >= 1")
         if self.team_credit_nano < 0:
             raise ValueError(f"team_credit_nano={self.team_credit_nano!r} must be >= 0")
+        if any(cap < 1 for cap in self.pending_caps.values()):
+            raise ValueError(f"pending_caps={dict(self.pending_caps)!r} must all be >= 1")
         if not 1 <= self.fps <= 60:
             raise ValueError(f"fps={self.fps!r} must be between 1 and 60")
+
+    def cap_for(self, family: str) -> int:
+        """The pending cap of one family (per team)."""
+        return self.pending_caps.get(family, self.pending_cap)
 
     def initial_balances(self) -> dict[str, int]:
         """Starting balance of every team, in nano-credits."""

@@ -12,13 +12,21 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from .._models import Route, Status
+from .._models import Status
 
 __all__ = ["TaskRecord", "Timeline", "draw_timeline"]
 
 # Realistic unscaled medians, in seconds. With these, totals run from 1 to 6 minutes.
 _QUEUE_MEDIAN: Final = 12.0
-_RUN_MEDIAN: Final = {"kling-v2-6": 55.0, "kling-v3": 70.0, "kling-v3-omni": 95.0}
+_RUN_MEDIAN: Final = {
+    "kling-v2-6": 55.0,
+    "kling-v3": 70.0,
+    "kling-v3-omni": 95.0,
+    "seedance-2.0": 80.0,
+    "seedance-2.0-fast": 45.0,
+    "grok-imagine-video": 40.0,
+    "grok-imagine-video-1.5-preview": 50.0,
+}
 _MODE_FACTOR: Final = {"std": 1.0, "pro": 1.5}
 _DURATION_FACTOR: Final = {5: 1.0, 10: 1.6}
 _MIN_TOTAL: Final = 60.0
@@ -42,7 +50,7 @@ def draw_timeline(
     median = (
         _RUN_MEDIAN.get(model, 70.0)
         * _MODE_FACTOR.get(mode, 1.0)
-        * _DURATION_FACTOR.get(duration, 1.0)
+        * _DURATION_FACTOR.get(duration, 1.0 + 0.12 * max(duration - 5, 0))
     )
     running = rng.lognormvariate(math.log(median), 0.25)
     running = min(max(running, _MIN_TOTAL - queued), _MAX_TOTAL - queued)
@@ -51,10 +59,14 @@ def draw_timeline(
 
 @dataclass
 class TaskRecord:
-    """One task as the sandbox stores it (also its persisted form)."""
+    """One task as the sandbox stores it (also its persisted form).
+
+    `route` is the Kling create route, or the family name for Seedance and Grok tasks;
+    `resolution` is None for Kling (its size comes from the aspect ratio).
+    """
 
     id: str
-    route: Route
+    route: str
     model: str
     mode: str
     duration: int
@@ -75,6 +87,8 @@ class TaskRecord:
     error_code: str | None = None
     error_message: str | None = None
     settled: bool = False
+    family: str = "kling"
+    resolution: str | None = None
 
     def status_at(self, now: float) -> Status:
         """The task's status at wall-clock time `now`."""

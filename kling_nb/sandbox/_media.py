@@ -50,7 +50,7 @@ class VideoCache:
             if fut is not None and not (fut.done() and (fut.cancelled() or fut.exception())):
                 self._futures.move_to_end(task.id)
                 return fut
-            fut = self._executor.submit(self._render, self._state.video_spec(task))
+            fut = self._executor.submit(self._render, self._spec(task))
             self._futures[task.id] = fut
             while len(self._futures) > self._max_items:
                 oldest = next(iter(self._futures))
@@ -71,6 +71,20 @@ class VideoCache:
     def close(self) -> None:
         """Stop the worker threads."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _spec(self, task: TaskRecord) -> VideoSpec:
+        """What to render for a task: its fields, its frame size, and its first frame if any."""
+        image = task.image_ref
+        return VideoSpec(
+            prompt=task.prompt,
+            model=task.model,
+            mode=task.mode,
+            duration=task.duration,
+            width=task.width,
+            height=task.height,
+            fps=self._state.config.fps,
+            first_frame=self._state.image_bytes(image) if image else None,
+        )
 
     def _render(self, spec: VideoSpec) -> bytes:
         started = time.perf_counter()

@@ -41,7 +41,8 @@ class Sandbox:
 
     `port=0` picks a free port. `time_scale` multiplies realistic task times (the default
     makes a 5 s std video take about 3 s; 1.0 is real time). `pending_cap` is the per-team
-    limit of non-terminal tasks; `faults` injects failures; `state_path` (an SQLite file)
+    limit of non-terminal tasks of each family (`pending_caps` sets it per family, e.g.
+    `{"seedance": 2}`); `faults` injects failures; `state_path` (an SQLite file)
     keeps tasks, balances and uploads across restarts.
     """
 
@@ -59,6 +60,7 @@ class Sandbox:
         faults: Faults | None = None,
         state_path: str | Path | None = None,
         team_credit_nano: int = 20 * NANO,
+        pending_caps: Mapping[str, int] | None = None,
     ) -> None:
         self.config = SandboxConfig(
             time_scale=time_scale,
@@ -67,6 +69,7 @@ class Sandbox:
             faults=faults or Faults(),
             state_path=Path(state_path) if state_path is not None else None,
             team_credit_nano=team_credit_nano,
+            pending_caps=dict(pending_caps or {}),
         )
         self.host = host
         self._requested_port = port

@@ -13,17 +13,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._models import Route, Status
+from .._models import Status
+from ._assets import AssetGroup, AssetRecord, Assets
 from ._billing import Billing
-from ._config import KEYS, PRICE_NANO_PER_SECOND, KeySpec, SandboxConfig
+from ._config import KEYS, KeySpec, SandboxConfig
+from ._families import FAMILIES, TaskPlan
 from ._faults import FaultInjector, Faults, StatusFault
 from ._lifecycle import TaskRecord
 from ._problems import SandboxHTTPError
 from ._store import Store, UploadRecord
-from ._tasks import new_task
+from ._tasks import kling_plan, new_task
 from ._uploads import ResolvedImage, Uploads
 from ._validate import CreateSpec
-from ._video import VideoSpec
 
 __all__ = ["ResolvedImage", "SandboxState"]
 
@@ -54,6 +55,7 @@ class SandboxState:
         self._tasks: dict[str, TaskRecord] = {}
         self._billing = Billing(config.initial_balances())
         self._uploads = Uploads()
+        self._assets = Assets()
         self._counters = _Counters()
         self._store = Store(config.state_path) if config.state_path is not None else None
         if self._store is not None:
@@ -124,34 +126,44 @@ class SandboxState:
     def create_task(
         self, key: str, spec: CreateSpec, image: ResolvedImage | None, *, request_id: str
     ) -> TaskRecord:
-        """Create and bill-hold a task, or raise 403 / 429 / 402 / 424 (checked in that order)."""
+        """Create a Kling task (see `create_planned`)."""
+        return self.create_planned(key, kling_plan(spec, image), request_id=request_id)
+
+    def create_planned(self, key: str, plan: TaskPlan, *, request_id: str) -> TaskRecord:
+        """Create and bill-hold a task of any family, or raise 403 / 429 / 402 / 424 (in order).
+
+        Codes carry the family prefix (`kling_team_required`, `seedance_balance_too_low`, ...);
+        the pending cap counts the team's unsettled tasks of the same family only.
+        """
         owner = self.authenticate(key)
+        family = FAMILIES[plan.family]
         with self._lock:
             self._counters.create_attempts[key] += 1
             if owner.team is None:
                 raise SandboxHTTPError(
                     403,
-                    "kling_team_required",
-                    "this API key is not scoped to a team; Kling needs a team-scoped key",
+                    family.code("team_required"),
+                    f"this API key is not scoped to a team; {family.label} needs a team-scoped key",
                 )
             team = owner.team
             now = self.now()
             self._settle_due(now)
-            pending = self._billing.pending(team)
-            if pending >= self.config.pending_cap:
+            pending = self._billing.pending(team, family.name)
+            cap = self.config.cap_for(family.name)
+            if pending >= cap:
                 raise SandboxHTTPError(
                     429,
-                    "kling_too_many_pending_tasks",
-                    f"too many pending Kling tasks for this team ({pending} of "
-                    f"{self.config.pending_cap}); wait for one to finish, then create again",
-                    extra={"pending": pending, "limit": self.config.pending_cap},
+                    family.code("too_many_pending_tasks"),
+                    f"too many pending {family.label} tasks for this team ({pending} of "
+                    f"{cap}); wait for one to finish, then create again",
+                    extra={"pending": pending, "limit": cap},
                 )
-            cost = PRICE_NANO_PER_SECOND[spec.mode] * spec.duration
+            cost = plan.cost_nano
             available = self._billing.available(team)
             if available < cost:
                 raise SandboxHTTPError(
                     402,
-                    "kling_balance_too_low",
+                    family.code("balance_too_low"),
                     f"team balance too low: needs {cost} nano-credits, has {available} available",
                     extra={"required_available_nano": cost, "available_nano": available},
                 )
@@ -161,16 +173,14 @@ class SandboxState:
                 status, code = upstream
                 raise SandboxHTTPError(
                     424,
-                    "kling_upstream_error",
+                    family.code("upstream_error"),
                     f"the upstream video provider answered {status} ({code}); "
                     "no task was created and nothing was billed",
                     extra={"upstream_status": status, "upstream_code": code},
                 )
             task = new_task(
-                spec,
-                image,
+                plan,
                 owner=(key, team),
-                cost=cost,
                 now=now,
                 request_id=request_id,
                 rng=self._rng,
@@ -195,8 +205,14 @@ class SandboxState:
                 self._store.put_task(task)
             self._store.put_balances(self._billing.balances)
 
-    def read_task(self, key: str, route: Route, task_id: str) -> tuple[TaskRecord, Status]:
-        """A task and its status now; 404 if not on this route, 403 if another owner's."""
+    def read_task(
+        self, key: str, route: str, task_id: str, *, where: str | None = None
+    ) -> tuple[TaskRecord, Status]:
+        """A task and its status now; 404 if not on this route, 403 if another owner's.
+
+        `route` is the Kling route or the family name (`TaskRecord.route`); `where` names the
+        status path in the 404 message (default: the Kling route's).
+        """
         owner = self.authenticate(key)
         with self._lock:
             self._counters.status_reads[route] += 1
@@ -208,7 +224,7 @@ class SandboxState:
                 raise SandboxHTTPError(
                     404,
                     "not_found",
-                    f"no task {task_id[:80]!r} on /v1/videos/{route} "
+                    f"no task {task_id[:80]!r} on {where or '/v1/videos/' + route} "
                     "(status reads must use the route the task was created on)",
                 )
             if task.team != owner.team:
@@ -232,20 +248,6 @@ class SandboxState:
             if task is None or task.status_at(self.now()) is not Status.SUCCEEDED:
                 return None
             return task
-
-    def video_spec(self, task: TaskRecord) -> VideoSpec:
-        """What to render for a task."""
-        first_frame = self.image_bytes(task.image_ref) if task.image_ref else None
-        return VideoSpec(
-            prompt=task.prompt,
-            model=task.model,
-            mode=task.mode,
-            duration=task.duration,
-            width=task.width,
-            height=task.height,
-            fps=self.config.fps,
-            first_frame=first_frame,
-        )
 
     # -- uploads, images and signed URLs ---------------------------------------------------
 
@@ -279,7 +281,52 @@ class SandboxState:
     def image_bytes(self, ref: str) -> bytes | None:
         """The bytes behind a `ResolvedImage.ref`."""
         with self._lock:
+            if ref.startswith("asset:"):
+                return self._assets.image_bytes(ref.removeprefix("asset:"))
             return self._uploads.image_bytes(ref)
+
+    # -- Seedance asset groups (owner-scoped) ------------------------------------------------
+
+    def owner_of(self, key: str) -> str:
+        """Who owns what `key` creates: its team, or the key itself when it has none."""
+        team = self.authenticate(key).team
+        # A team-less key owns its own assets; the owner id never leaves the sandbox.
+        return team if team is not None else "key:" + key
+
+    def add_asset_group(self, key: str, name: str) -> AssetGroup:
+        """Create an asset group owned by `key`'s owner."""
+        owner = self.owner_of(key)
+        with self._lock:
+            return self._assets.add_group(owner, name, self.now())
+
+    def asset_group(self, key: str, group_id: str) -> tuple[AssetGroup, list[AssetRecord]]:
+        """A group and its assets: 404 if unknown, 403 if another owner's."""
+        owner = self.owner_of(key)
+        with self._lock:
+            group = self._assets.group(owner, group_id)
+            return group, self._assets.assets_of(group.id)
+
+    def add_asset(
+        self, key: str, group_id: str, content_type: str, data: bytes, size: tuple[int, int]
+    ) -> AssetRecord:
+        """Add an image to one of the owner's groups (404 / 403 as `asset_group`)."""
+        owner = self.owner_of(key)
+        with self._lock:
+            group = self._assets.group(owner, group_id)
+            return self._assets.add(group, content_type, data, size, self.now())
+
+    def served_asset(self, name: str) -> tuple[AssetRecord, bytes] | None:
+        """The asset served under `<id>.<ext>`."""
+        with self._lock:
+            return self._assets.served(name)
+
+    def resolve_asset_url(
+        self, key: str, url: str, field: str, own_netlocs: frozenset[str]
+    ) -> ResolvedImage:
+        """The asset an image part names: 400 if it is no asset URL, 403 if not the owner's."""
+        owner = self.owner_of(key)
+        with self._lock:
+            return self._assets.resolve(url, field, owner, own_netlocs, self.verify)
 
     # -- counters --------------------------------------------------------------------------
 
@@ -304,7 +351,9 @@ class SandboxState:
         """A JSON-ready snapshot of the counters, balances and task states.
 
         Keys: `tasks`, `tasks_by_status`, `create_attempts` / `creates_by_key` (per demo key),
-        `creates_by_team`, `pending` and `max_pending` (per team), `pending_cap`,
+        `creates_by_team`, `pending` and `max_pending` (per team), `pending_by_family`
+        ("team/family"), `pending_cap` (Kling's) and `pending_caps` (per family),
+        `asset_groups` / `assets`,
         `too_many_pending` (429s answered), `responses` (count per HTTP status),
         `status_reads` (reads that reached a task lookup) and `status_reads_by_route`,
         `faults` (count per injected fault), `uploads`, `media_reads`, `renders`,
@@ -325,6 +374,9 @@ class SandboxState:
                 "creates_by_team": dict(c.creates_by_team),
                 **billing,
                 "pending_cap": self.config.pending_cap,
+                "pending_caps": {name: self.config.cap_for(name) for name in FAMILIES},
+                "asset_groups": len(self._assets.groups),
+                "assets": len(self._assets.records),
                 "too_many_pending": c.responses[429],
                 "responses": {str(code): n for code, n in sorted(c.responses.items())},
                 "status_reads": sum(c.status_reads.values()),

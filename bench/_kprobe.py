@@ -6,6 +6,9 @@
   time spent meanwhile (a stall with CPU ~ wall was the kernel busy; far less, it was waiting
   for a core or the GIL);
 - a `gc.callbacks` timer (generation and duration of every collection);
+- a watchdog thread: when the loop has not ticked for 30 ms it takes the loop thread's stack
+  (once more every 20 ms the stall lasts), so a stall spent off-CPU (blocked in a system call,
+  waiting for the GIL) still shows where the loop thread was;
 - a timer around every loop callback (`asyncio.events.Handle._run`): while `_trace[0]` is
   set, each callback over 2 ms is kept with its name (a task step is named by the coroutine
   it runs and the innermost coroutine it waits in afterwards), its wall and its thread CPU.
@@ -54,10 +57,37 @@ def _run_timed(self):
         if wall > 0.002:
             _slow.append((_cb_name(self), wall, _time.thread_time() - c))
 _events.Handle._run = _run_timed
+import sys as _sys, threading as _threading, traceback as _traceback
+_beat, _stacks, _main_id = [_time.perf_counter()], [], _threading.get_ident()
+async def _ticker():
+    while True:
+        _beat[0] = _time.perf_counter()
+        await _asyncio.sleep(0.005)
+def _watch():
+    while True:
+        _time.sleep(0.005)
+        late = _time.perf_counter() - _beat[0]
+        if late > 0.030 and _trace[0]:
+            frame = _sys._current_frames().get(_main_id)
+            if frame is not None:
+                where = _traceback.extract_stack(frame)[-8:]
+                _stacks.append((late, [f'{f.filename.split("site-packages/")[-1]}:{f.lineno} {f.name}' for f in where]))
+            _time.sleep(0.020)
+_threading.Thread(target=_watch, daemon=True, name='stall-watch').start()
+_ticker_task = _asyncio.get_running_loop().create_task(_ticker())
 _probe_task = _asyncio.get_running_loop().create_task(_probe())
 """
 
-RESET = "_lag.clear(); _gc_pauses.clear(); _slow.clear(); _trace[0] = True"
+RESET = "_lag.clear(); _gc_pauses.clear(); _slow.clear(); _stacks.clear(); _trace[0] = True"
+
+
+def stall_table(stacks: Sequence[Sequence[Any]], top: int = 8) -> list[list[object]]:
+    """Watchdog stacks of the loop thread in stalls, grouped by their innermost 3 frames."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for late, frames in stacks:
+        groups[" < ".join(reversed(list(frames)[-3:]))].append(float(late))
+    rows = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:top]
+    return [[where[:150], len(lates), f"{max(lates) * 1000:.0f}"] for where, lates in rows]
 
 
 def slow_table(slow: Sequence[Sequence[Any]], top: int = 10) -> list[list[object]]:

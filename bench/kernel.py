@@ -50,7 +50,7 @@ from _common import (
     print_table,
     spread,
 )
-from _kprobe import PROBE, RESET, slow_table
+from _kprobe import PROBE, RESET, slow_table, stall_table
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
@@ -66,6 +66,7 @@ class Kernel:
     def __init__(self, cwd: Path, code: Path) -> None:
         self.gc_pauses: list[tuple[int, float]] = []
         self.slow: list[Any] = []
+        self.stacks: list[Any] = []
         self.manager = KernelManager(kernel_name="python3")
         path = os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
@@ -137,6 +138,7 @@ def phase(kernel: Kernel, *, until: Any, gap: float = 0.02) -> dict[str, list[An
     lags = kernel.evaluate("_lag")
     kernel.gc_pauses = kernel.evaluate("_gc_pauses")
     kernel.slow = kernel.evaluate("_slow")
+    kernel.stacks = kernel.evaluate("_stacks")
     return {"trips": trips, "sides": sides, "lags": [lag for lag, _ in lags], "cpu": lags}
 
 
@@ -160,6 +162,8 @@ def measure(
                 f"root={tmp!r}, max_in_flight={jobs})\n"
             )
             where = kernel.evaluate("kn.__file__")
+            if os.environ.get("KLING_BENCH_NO_PICTURES"):  # attribution: the tail without them
+                kernel.run("import kling_nb._fetch as _f; _f.make_pictures = lambda video: None")
             kernel.run(PROBE)
             for _ in range(20):  # warm up the client and the kernel
                 kernel.run("pass")
@@ -178,7 +182,7 @@ def measure(
             load_s = time.monotonic() - started
             stacks = spy.stop() if spy is not None else None
             statuses = kernel.evaluate("sorted(set(j.status for j in jobs))")
-            kernel.run("_probe_task.cancel(); studio.close()")
+            kernel.run("_probe_task.cancel(); _ticker_task.cancel(); studio.close()")
         finally:
             kernel.close()
             sandbox.stop()
@@ -189,6 +193,7 @@ def measure(
         "load": load,
         "gc": {"idle": idle_gc, "load": kernel.gc_pauses},
         "slow": kernel.slow,
+        "stall_stacks": kernel.stacks,
         "stacks": stacks,
         "submit_s": submit_s,
         "load_s": load_s,
@@ -292,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_table(
             ["callback", "n", "total ms", "max ms", "cpu/wall"], slow_table(slow), markdown=False
         )
+        stacks = [s for r in rs for s in r["stall_stacks"]]
+        print(f"  the loop thread's stack in stalls over 30 ms (watchdog): {len(stacks)} samples")
+        print_table(["innermost frames", "n", "max late ms"], stall_table(stacks), markdown=False)
         parts.append(
             f"[{label}/{mode}] p99 ratio {spread(ratios)}, max stall ms "
             f"{spread(stalls, '{:.0f}')} (target ratio <= 1.5, stall < 50: "

@@ -8,15 +8,11 @@ be able to fetch it again.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import multiprocessing
 import os
 import shutil
 import tempfile
-import threading
 import time
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -108,49 +104,9 @@ async def fetch(job: Job, ctx: Context) -> None:
     ctx.timing.forget((job.model, job.mode, job.duration))
 
 
-_pool: concurrent.futures.ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _picture_pool() -> concurrent.futures.ProcessPoolExecutor | None:
-    """One worker process for every Studio of this process, started on first use."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            try:
-                _pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
-                )
-            except (OSError, ValueError, NotImplementedError):  # no processes here: threads
-                return None
-        return _pool
-
-
-def _drop_pool(broken: concurrent.futures.ProcessPoolExecutor) -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is broken:
-            _pool = None
-
-
 async def _pictures(video: Path) -> Pictures | None:
-    """A poster and a filmstrip beside the video, made in a worker process (~30-250 ms of CPU).
-
-    Not in a thread of this process: decoding and JPEG encoding hold the GIL in 5 ms slices,
-    and in a kernel every cell's reply waits on ipykernel's IOPub thread getting the GIL.
-    With 100 jobs finishing, threads made the p99 cell round trip 3-6x idle; without pictures
-    in-process it was 2x (bench/kernel.py). A dead worker is replaced; no processes at all
-    (a sandboxed interpreter) falls back to a thread.
-    """
+    """A poster and a filmstrip beside the video, made off the loop (PyAV takes ~30-250 ms)."""
     try:
-        pool = _picture_pool()
-        if pool is not None:
-            try:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(pool, make_pictures, video)
-            except BrokenProcessPool:
-                log.info("the picture worker died; a new one is started")
-                _drop_pool(pool)
         return await asyncio.to_thread(make_pictures, video)
     except PictureError as exc:  # the video itself is fine: a job never fails for its pictures
         log.warning("no pictures for %s: %s", video.name, exc)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -110,8 +113,144 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """A plain aligned table, then the same as markdown (for the README)."""
+def machine() -> str:
+    """The run conditions every bench prints: cores and the load average right now."""
+    one, five, fifteen = os.getloadavg()
+    return (
+        f"{os.cpu_count()} cores, load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min)"
+    )
+
+
+def load1() -> float:
+    """The 1-minute load average (printed beside every repeated run)."""
+    return os.getloadavg()[0]
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """'median (min-max, n runs)': how a repeated measurement is reported."""
+    if not values:
+        return "n/a"
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return f"{fmt.format(median(values))} ({lo}-{hi}, {len(values)} runs)"
+
+
+# -- sampling profiles (py-spy, outside the measured process) ----------------------------------
+
+# (substring of a frame's file, what it is): the first match from the innermost frame outwards
+# names the sample. Ordered so that the work is named, not the loop that called it.
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("kling_nb/_ledger", "ledger (sqlite, writer thread)"),
+    ("sqlite3", "ledger (sqlite, writer thread)"),
+    ("json/", "JSON"),
+    ("ipywidgets", "widget/comm updates"),
+    ("comm/", "widget/comm updates"),
+    ("kling_nb/widgets", "widget/comm updates"),
+    ("kling_nb/_states", "job state updates"),
+    ("kling_nb/_jobs", "job state updates"),
+    ("kling_nb/_keeper", "job state updates"),
+    ("kling_nb/_policy", "poll schedule"),
+    ("kling_nb/_timing", "poll schedule"),
+    ("kling_nb/_pipeline", "pipeline (kling_nb)"),
+    ("kling_nb/_fetch", "download + pictures"),
+    ("kling_nb/_download", "download + pictures"),
+    ("kling_nb/_filmstrip", "download + pictures"),
+    ("av/", "download + pictures"),
+    ("kling_nb/_client", "HTTP client (httpx/httpcore)"),
+    ("kling_nb/_models", "HTTP client (httpx/httpcore)"),
+    ("httpx/", "HTTP client (httpx/httpcore)"),
+    ("httpcore/", "HTTP client (httpx/httpcore)"),
+    ("h11/", "HTTP client (httpx/httpcore)"),
+    ("anyio/", "HTTP client (httpx/httpcore)"),
+    ("ssl.py", "HTTP client (httpx/httpcore)"),
+    ("ipykernel/", "kernel (cells, zmq, iopub)"),
+    ("zmq/", "kernel (cells, zmq, iopub)"),
+    ("jupyter_client/", "kernel (cells, zmq, iopub)"),
+    ("tornado/", "kernel (cells, zmq, iopub)"),
+    ("IPython/", "kernel (cells, zmq, iopub)"),
+    ("traitlets/", "kernel (cells, zmq, iopub)"),
+    ("asyncio/", "asyncio loop"),
+    ("selectors.py", "asyncio loop"),
+    ("nest_asyncio", "asyncio loop"),
+)
+
+
+class PySpy:
+    """`py-spy record` on another process (GIL holders only, never pausing it), then a summary."""
+
+    def __init__(self, pid: int, out: Path, *, rate: int = 200) -> None:
+        self.out = out
+        self.process: subprocess.Popen[bytes] | None = None
+        exe = shutil.which("py-spy")
+        if exe is None:
+            return
+        command = [exe, "record", "-p", str(pid), "-r", str(rate), "-f", "raw", "-o", str(out)]
+        self.process = subprocess.Popen(
+            [*command, "--gil", "--nonblocking", "--threads"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> dict[str, Counter[str]] | None:
+        """Stop sampling; samples by category, by thread and by innermost kling_nb frame."""
+        if self.process is None:
+            return None
+        self.process.send_signal(2)  # SIGINT: py-spy writes what it has and exits
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return None
+        if not self.out.exists():
+            return None
+        return summarise_stacks(self.out.read_text().splitlines())
+
+
+def summarise_stacks(lines: Sequence[str]) -> dict[str, Counter[str]]:
+    """Collapsed py-spy stacks -> counters: category, thread name, innermost kling_nb frame."""
+    found: dict[str, Counter[str]] = {
+        "category": Counter(),
+        "thread": Counter(),
+        "kling": Counter(),
+    }
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        head, _, frames_text = stack.partition(": ")
+        frames = frames_text.split(";")
+        found["thread"][frames[0] if frames else head] += n
+        frames = frames[1:]
+        category = "other"
+        for frame in reversed(frames):
+            hit = next((label for key, label in CATEGORIES if key in frame), None)
+            if hit is not None:
+                category = hit
+                break
+        found["category"][category] += n
+        kling = next((f for f in reversed(frames) if "kling_nb/" in f), None)
+        if kling is not None:
+            found["kling"][kling.split(" (")[0] + " (" + kling.split("kling_nb/")[-1]] += n
+    return found
+
+
+def print_profile(found: dict[str, Counter[str]], seconds: float, top: int = 12) -> None:
+    """Where the GIL-holding samples went: by category, thread and kling_nb function."""
+    total = sum(found["category"].values()) or 1
+    print(f"\nGIL-holding samples: {total} over {seconds:.0f} s (py-spy --gil --nonblocking)")
+    for key, title in (("category", "what"), ("thread", "thread"), ("kling", "kling_nb frame")):
+        rows = [
+            [name, count, f"{100 * count / total:.1f} %"]
+            for name, count in found[key].most_common(top)
+        ]
+        print()
+        print_table([title, "samples", "share"], rows, markdown=False)
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, markdown: bool = True
+) -> None:
+    """A plain aligned table, then (unless `markdown` is False) the same as markdown."""
     cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
@@ -123,6 +262,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
         )
         if n == 0:
             print("  ".join("-" * w for w in widths))
+    if not markdown:
+        return
     print("\nMarkdown:\n")
     print("| " + " | ".join(cells[0]) + " |")
     print("|" + "---|" * len(headers))

@@ -29,7 +29,7 @@ from ._errors import (
     TooManyPendingTasksError,
     UpstreamError,
 )
-from ._fetch import deadline_of, fetch, outputs_problem
+from ._fetch import OutputsCheck, deadline_of, fetch
 from ._jobs import Job
 from ._models import Status, Task
 from ._policy import CreateDecision, backoff_delay, create_decision
@@ -67,6 +67,10 @@ class Context:
     timeout: float
     closing: Callable[[], bool]
     sends: set[asyncio.Future[Task]] = field(default_factory=set)
+    outputs_check: OutputsCheck = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outputs_check = OutputsCheck(self.outputs)
 
 
 async def drive(job: Job, ctx: Context) -> None:
@@ -112,7 +116,7 @@ async def _create(job: Job, ctx: Context) -> bool:
     tries = {"unsent": 0, "upstream": 0, "slot": 0, "other": 0}
     outputs_since: float | None = None
     while True:
-        problem = outputs_problem(ctx.outputs)
+        problem = await ctx.outputs_check.problem()
         if problem is not None:
             # A full or unwritable outputs folder: a billed video could not be saved, so wait
             # (nothing sent) for it to come back, then give up without billing anything.

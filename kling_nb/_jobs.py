@@ -199,7 +199,17 @@ class Job:
         row: dict[str, Any] = {"status": new.value, **fields}
         if error is not None:
             row.update(_error_columns(error))
-        await self._host.record(self, event, row, detail)
+        record = asyncio.ensure_future(self._host.record(self, event, row, detail))
+        try:
+            await asyncio.shield(record)
+        except asyncio.CancelledError:
+            # Cancelled (close, cancel) while the write was under way: it still lands, so take
+            # the state it wrote, or memory would lag the disk (a created task then detached
+            # from `creating` would read as `unknown` and never be fetched).
+            await asyncio.wait({record})
+            if not record.cancelled() and record.exception() is None:
+                self._take(new, error, fields)
+            raise
         self._take(new, error, fields)
         return new
 

@@ -1,0 +1,104 @@
+"""The Studio drives Seedance and Grok jobs like Kling's: ledger rows, costs, resume."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _mock import write_png
+
+import kling_nb as kn
+from kling_nb._families import request_fields, request_from_row
+from kling_nb.sandbox import Sandbox
+
+KEY = "sk-sandbox-team"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(time_scale=0.01, seed=3) as sb:
+        yield sb
+
+
+def make_studio(sb: Sandbox, root: Path) -> kn.Studio:
+    return kn.Studio(api_key=KEY, base_url=sb.base_url, root=root)
+
+
+def creates(sb: Sandbox) -> int:
+    return int(sum(sb.stats()["creates_by_key"].values()))
+
+
+def mp4_ok(path: Path) -> bool:
+    data = path.read_bytes()
+    return len(data) > 1000 and data[4:8] == b"ftyp"
+
+
+def test_seedance_and_grok_jobs_run_and_are_recorded(sandbox: Sandbox, tmp_path: Path) -> None:
+    image = write_png(tmp_path / "ref.png")
+    with make_studio(sandbox, tmp_path / "s") as studio:
+        seed = studio.submit(kn.SeedanceVideo("a heron", images=[str(image)], ratio="1:1"))
+        grok = studio.submit(kn.GrokVideo("a comet", duration=3, resolution="480p"))
+        kling = studio.submit(kn.TextToVideo("a river"))
+        for job in (seed, grok, kling):
+            assert mp4_ok(job.result(timeout=60))
+        frame = studio.log.df.set_index("job_id")
+        row = studio.log.row(seed.job_id)
+    assert frame.loc[seed.job_id, ["family", "mode", "duration", "aspect_ratio"]].tolist() == [
+        "seedance", "720p", 5, "1:1",
+    ]  # fmt: skip
+    assert frame.loc[grok.job_id, ["family", "mode", "duration"]].tolist() == ["grok", "480p", 3]
+    assert frame.loc[kling.job_id, "family"] == "kling"
+    # The estimate is the placeholder rate card's, equal to what the sandbox billed.
+    assert frame.loc[grok.job_id, "cost_estimate"] == pytest.approx(0.05 * 3)
+    assert frame.loc[seed.job_id, "cost_estimate"] == pytest.approx(0.12 * 5)
+    assert (seed.family, grok.family, kling.family) == ("seedance", "grok", "kling")
+    assert row is not None
+    assert "/assets/" in row["request"]["content"][1]["image_url"]["url"]
+    assert sandbox.stats()["assets"] == 1
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        kn.SeedanceVideo("a heron", model="seedance-2.0-fast", duration=6, resolution="480p"),
+        kn.SeedanceVideo("a heron", images=["asset://a1", "asset://a2"], extra={"seed": 4}),
+        kn.GrokVideo("a comet", duration=9, extra={"seed": 2}),
+        kn.GrokVideo(
+            "a comet", model="grok-imagine-video-1.5-preview", image="https://example.com/x.png"
+        ),
+    ],
+)
+def test_a_family_row_rebuilds_the_same_request(request_: kn.GrokVideo) -> None:
+    row = {**request_fields(request_), "request": request_.to_body()}
+    assert request_from_row(row) == request_
+    assert request_from_row(row).to_body() == request_.to_body()
+
+
+def test_a_seedance_row_with_local_images_not_yet_uploaded(tmp_path: Path) -> None:
+    images = [write_png(tmp_path / "a.png"), write_png(tmp_path / "b.png")]
+    request = kn.SeedanceVideo("two refs", images=[str(p) for p in images])
+    row = {**request_fields(request), "request": {}}
+    assert request_from_row(row).images == tuple(images)
+
+
+@pytest.mark.slow
+def test_family_jobs_resume_without_new_creates(sandbox: Sandbox, tmp_path: Path) -> None:
+    studio = make_studio(sandbox, tmp_path)
+    jobs = [
+        studio.submit(kn.SeedanceVideo("a heron", duration=10)),
+        studio.submit(kn.GrokVideo("a comet", duration=10)),
+    ]
+    deadline = time.monotonic() + 20
+    while not all(job.task is not None for job in jobs) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    studio.close()
+    assert creates(sandbox) == 2
+    with make_studio(sandbox, tmp_path) as again:
+        resumed = again.resume()
+        assert sorted(j.job_id for j in resumed) == sorted(j.job_id for j in jobs)
+        again.wait(resumed, timeout=60)
+        assert [job.status for job in resumed] == ["succeeded"] * 2
+        assert sorted(job.family for job in resumed) == ["grok", "seedance"]
+        assert creates(sandbox) == 2

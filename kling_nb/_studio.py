@@ -222,8 +222,9 @@ class Studio(Judging):
     ) -> Sweep:
         """Submit the cross product of prompts × models × modes × durations × aspect ratios.
 
-        Every request is validated and the total cost checked against the budget before any
-        is submitted; the jobs then queue under `max_in_flight` and the server's pending cap.
+        `models` may mix families: modes apply to Kling, aspect ratios to Kling and Seedance.
+        All are validated and their cost checked against the budget before any is submitted;
+        the jobs then queue under `max_in_flight` and the server's pending cap.
         """
         self._check_open()
         requests = sweep_requests(prompts, models, modes, durations, aspect_ratios)

@@ -11,6 +11,7 @@ from _mock import write_png
 
 import kling_nb as kn
 from kling_nb._families import request_fields, request_from_row
+from kling_nb._sweep import sweep_requests
 from kling_nb.sandbox import Sandbox
 
 KEY = "sk-sandbox-team"
@@ -102,3 +103,40 @@ def test_family_jobs_resume_without_new_creates(sandbox: Sandbox, tmp_path: Path
         assert [job.status for job in resumed] == ["succeeded"] * 2
         assert sorted(job.family for job in resumed) == ["grok", "seedance"]
         assert creates(sandbox) == 2
+
+
+def test_sweep_requests_cross_families_without_duplicates() -> None:
+    requests = sweep_requests(
+        "a fox", ["kling-v3", "seedance-2.0", "grok-imagine-video"], ["std", "pro"], [5], None
+    )
+    kinds = [(type(r).__name__, getattr(r, "mode", None)) for r in requests]
+    assert kinds == [
+        ("TextToVideo", "std"),
+        ("TextToVideo", "pro"),
+        ("SeedanceVideo", None),  # no mode: one request, not one per mode
+        ("GrokVideo", None),
+    ]
+    seed = requests[2]
+    assert isinstance(seed, kn.SeedanceVideo)
+    assert (seed.duration, seed.ratio) == (5, "16:9")
+    with pytest.raises(kn.ValidationError, match=r"seedance-2\.0-fast"):
+        sweep_requests("a fox", ["veo-3"], None, None, None)
+
+
+def test_a_sweep_across_families_ranks_by_family(sandbox: Sandbox, tmp_path: Path) -> None:
+    models = ["kling-v3", "seedance-2.0", "grok-imagine-video"]
+    with make_studio(sandbox, tmp_path) as studio:
+        sweep = studio.sweep("a lighthouse at dusk", models=models).wait(timeout=60)
+        assert [job.status for job in sweep] == ["succeeded"] * 3
+        a, b, c = (job.job_id for job in sweep)
+        studio.log.add_judgement([a, b], a, tie=False, rater="ann")
+        studio.log.add_judgement([b, c], c, tie=False, rater="ann")
+        studio.log.add_judgement([a, c], a, tie=False, rater="ann")
+        ranks = studio.log.rankings(by="family")
+        compare = studio.log.compare(columns=("family", "model"))
+    assert ranks["family"].tolist() == ["kling", "grok", "seedance"]
+    assert set(ranks.columns) >= {"score", "wins", "total_s_mean", "cost_estimate_mean"}
+    assert ranks.set_index("family").loc["grok", "cost_estimate_mean"] == pytest.approx(0.4)
+    assert sorted(compare.columns.get_level_values("family").unique()) == [
+        "grok", "kling", "seedance",
+    ]  # fmt: skip

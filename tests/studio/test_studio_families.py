@@ -140,3 +140,21 @@ def test_a_sweep_across_families_ranks_by_family(sandbox: Sandbox, tmp_path: Pat
     assert sorted(compare.columns.get_level_values("family").unique()) == [
         "grok", "kling", "seedance",
     ]  # fmt: skip
+
+
+def test_the_panel_generates_a_grok_job(sandbox: Sandbox, tmp_path: Path) -> None:
+    from kling_nb.widgets import StudioPanel
+
+    with make_studio(sandbox, tmp_path) as studio:
+        panel = StudioPanel(studio)
+        panel.family.value = "grok"
+        panel.mode.value = "480p"
+        panel.prompt.value = "a comet over a lake"
+        job = panel._on_generate()
+        assert job is not None
+        assert mp4_ok(job.result(timeout=60))
+        row = studio.log.row(job.job_id)
+        assert row is not None
+        assert (row["family"], row["route"], row["mode"]) == ("grok", "grok", "480p")
+        assert row["request"]["resolution"] == "480p"
+        panel.close()

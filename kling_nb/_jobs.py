@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import KlingError, error_fields
+from ._families import (
+    AnyRequest,
+    family_name,
+    family_of,
+    request_duration,
+    request_fields,
+    request_tier,
+)
 from ._judge_ops import rate as rate_job
 from ._loop import Runner
 from ._models import Task
-from ._requests import Request
 from ._states import Event, JobState, transition
 from ._views import view
 
@@ -69,7 +76,7 @@ class Job:
         self,
         host: JobHost,
         job_id: str,
-        request: Request | None,
+        request: AnyRequest | None,
         *,
         tags: tuple[str, ...] = (),
         cost_estimate: float | None = None,
@@ -140,14 +147,20 @@ class Job:
 
     @property
     def mode(self) -> str | None:
-        """The request's mode."""
-        value = getattr(self.request, "mode", None)
-        return str(value) if value is not None else None
+        """Kling's mode, or the resolution of a Seedance or Grok job (its price tier)."""
+        return request_tier(self.request)
 
     @property
     def duration(self) -> int:
-        """The requested video length in seconds."""
-        return int(getattr(self.request, "duration", 0) or 0)
+        """The video length in seconds (Seedance's assumed default when unset)."""
+        return request_duration(self.request)
+
+    @property
+    def family(self) -> str:
+        """The job's video family: `kling`, `seedance` or `grok`."""
+        if self.request is not None:
+            return family_name(self.request)
+        return family_of(self.route).name if self.route else ""
 
     @property
     def route(self) -> str:
@@ -367,11 +380,12 @@ class Job:
         return {
             "job_id": self.job_id,
             "task_id": task.id if task else None,
+            "family": self.family,
             "route": self.route,
             "model": self.model,
             "mode": self.mode,
             "duration": self.duration,
-            "aspect_ratio": getattr(self.request, "aspect_ratio", None),
+            "aspect_ratio": request_fields(self.request)["aspect_ratio"] if self.request else None,
             "prompt": self.prompt,
             "status": self.status,
             "remote_status": str(task.status) if task else None,

@@ -29,12 +29,12 @@ from ._errors import (
     TooManyPendingTasksError,
     UpstreamError,
 )
+from ._families import request_fields
 from ._fetch import OutputsCheck, deadline_of, fetch
 from ._jobs import Job
 from ._models import Status, Task
 from ._policy import CreateDecision, backoff_delay, create_decision
 from ._pricing import reported_cost
-from ._requests import request_fields
 from ._slots import Slots
 from ._states import Event, JobState, state_for_status, transition
 from ._timing import Timing

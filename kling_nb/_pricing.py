@@ -1,4 +1,4 @@
-"""Cost estimates from a rate card: price per generated second, by model and mode.
+"""Cost estimates from a rate card: price per generated second, by model and mode (or resolution).
 
 contract.md assumption 6: WorldRouter publishes no price list in its API and no cost field in
 task responses, so cost is estimated locally. The default card is a placeholder, clearly
@@ -15,19 +15,62 @@ from typing import Any, Final
 from ._errors import ValidationError
 from ._models import MODELS, MODES
 
-__all__ = ["DEFAULT_RATES", "SANDBOX_RATES", "RateCard", "reported_cost"]
+__all__ = [
+    "DEFAULT_RATES",
+    "GROK_RATES",
+    "SANDBOX_RATES",
+    "SEEDANCE_RATES",
+    "RateCard",
+    "reported_cost",
+]
 
 SANDBOX_RATES: Final[Mapping[str, float]] = MappingProxyType({"std": 0.07, "pro": 0.112})
 """What the embedded sandbox bills, in sandbox credits per generated second, by mode."""
 
-DEFAULT_RATES: Final[Mapping[tuple[str, str], float]] = MappingProxyType(
-    {(model, mode): SANDBOX_RATES[mode] for model in MODELS for mode in MODES}
+SEEDANCE_RATES: Final[Mapping[str, Mapping[str, float]]] = MappingProxyType(
+    {
+        "seedance-2.0": {"480p": 0.06, "720p": 0.12},
+        "seedance-2.0-fast": {"480p": 0.036, "720p": 0.072},
+    }
 )
+"""PLACEHOLDER Seedance prices per generated second, by model and resolution: WorldRouter
+publishes none (contract-families.md: usage is reported in output tokens). Equal to the
+sandbox's `SEEDANCE_PRICE_NANO_PER_SECOND` (a test checks)."""
+
+GROK_RATES: Final[Mapping[str, Mapping[str, float]]] = MappingProxyType(
+    {
+        "grok-imagine-video": {"480p": 0.05, "720p": 0.08},
+        "grok-imagine-video-1.5-preview": {"480p": 0.06, "720p": 0.1},
+    }
+)
+"""PLACEHOLDER Grok prices per generated second, by model and resolution: Grok's billing is
+*unknown* (contract-families.md). Equal to the sandbox's `GROK_PRICE_NANO_PER_SECOND`."""
+
+DEFAULT_RATES: Final[Mapping[tuple[str, str], float]] = MappingProxyType(
+    {
+        **{(model, mode): SANDBOX_RATES[mode] for model in MODELS for mode in MODES},
+        **{
+            (model, resolution): rate
+            for table in (SEEDANCE_RATES, GROK_RATES)
+            for model, by_resolution in table.items()
+            for resolution, rate in by_resolution.items()
+        },
+    }
+)
+"""The placeholder card: Kling by (model, mode), Seedance and Grok by (model, resolution)."""
+
+_DEFAULT_TIER: Final = {
+    **dict.fromkeys(MODELS, "std"),
+    **dict.fromkeys((*SEEDANCE_RATES, *GROK_RATES), "720p"),
+}
 
 
 @dataclass(frozen=True)
 class RateCard:
     """Price per generated second for each (model, mode), in `unit`.
+
+    Seedance and Grok have no mode: their second key is the resolution (`480p`, `720p`),
+    which is what `Job.mode` and the ledger's `mode` column hold for them.
 
     `source` says where the numbers come from; the default card's numbers equal the sandbox's
     prices and are NOT WorldRouter's real prices (which are not published in the API).
@@ -48,8 +91,12 @@ class RateCard:
         object.__setattr__(self, "rates", MappingProxyType(checked))
 
     def rate(self, model: str, mode: str | None) -> float | None:
-        """Price per second, or None when the card has no entry for this model and mode."""
-        return self.rates.get((model, mode or "std"))
+        """Price per second, or None when the card has no entry for this model and mode.
+
+        No mode means the model's default: `std` for Kling, `720p` for Seedance and Grok
+        (Grok's documented fallback; Seedance's assumed, as in `kling_nb._families`).
+        """
+        return self.rates.get((model, mode or _DEFAULT_TIER.get(model, "std")))
 
     def estimate(self, model: str, mode: str | None, duration: int) -> float | None:
         """Estimated cost of one video, or None when the rate is unknown."""

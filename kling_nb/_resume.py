@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ValidationError, error_from_fields
+from ._families import AnyRequest, family_of, request_from_row
 from ._jobs import Job, JobHost
 from ._ledger import Claim
-from ._models import Task, as_route, parse_status
-from ._requests import Request, request_from_row
+from ._models import Task, parse_status
 from ._states import Event, JobState, transition
 
 __all__ = ["ResumeReport", "job_from_row", "plan_resume"]
@@ -86,7 +86,7 @@ class ResumeReport:
 def job_from_row(host: JobHost, row: Mapping[str, Any]) -> Job:
     """Rebuild a Job from its ledger row (its request, task, times and typed error)."""
     try:
-        request: Request | None = request_from_row(row)
+        request: AnyRequest | None = request_from_row(row)
     except (ValidationError, KeyError):
         # e.g. a local first frame deleted since: the job can still be polled by task id.
         request = None
@@ -118,9 +118,10 @@ def job_from_row(host: JobHost, row: Mapping[str, Any]) -> Job:
             }
         )
     if row["task_id"]:
+        family_of(row["route"])  # a route no family owns is refused, as `as_route` did
         job.task = Task(
             id=row["task_id"],
-            route=as_route(row["route"]),
+            route=str(row["route"]),
             model=row["model"],
             status=parse_status(row.get("remote_status") or "queued"),
             video_url=row.get("video_url"),

@@ -9,11 +9,12 @@ import secrets
 import threading
 import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from . import _keeper
 from ._client import ENV_BASE_URL, ENV_KEY, AsyncClient
 from ._errors import CreateOutcomeUnknownError, KlingError, ValidationError
+from ._families import REQUEST_TYPES, AnyRequest, family_of, request_fields, request_kind
 from ._jobs import Job
 from ._judge_ops import Judging
 from ._keeper import Keeper
@@ -21,7 +22,6 @@ from ._ledger import Claim, Ledger, LedgerError, ledger_location
 from ._loop import Runner
 from ._pipeline import Context, drive
 from ._pricing import RateCard
-from ._requests import ImageToVideo, OmniVideo, Request, TextToVideo, request_fields
 from ._resume import ResumeReport, job_from_row, plan_resume
 from ._settings import (
     check_amount,
@@ -50,11 +50,10 @@ __all__ = ["Studio", "Sweep", "key_fingerprint", "panel"]
 log = logging.getLogger("kling_nb")
 
 SANDBOX_ENDPOINT: Final = "sandbox:embedded"
-REQUEST_TYPES: Final = (TextToVideo, ImageToVideo, OmniVideo)
 
 
 class Studio(Judging):
-    """Submit Kling video jobs without blocking the notebook; keep a ledger of every run.
+    """Submit video jobs of any family without blocking the notebook; keep a ledger of every run.
 
     With no API key anywhere (argument or `$WORLDROUTER_API_KEY`) and no base URL, the Studio
     starts the embedded sandbox on 127.0.0.1 and says so: nothing is billed. Files live under
@@ -168,10 +167,10 @@ class Studio(Judging):
 
     # -- submitting ----------------------------------------------------------------------------
 
-    def estimate(self, requests: Request | Iterable[Request]) -> float:
+    def estimate(self, requests: AnyRequest | Iterable[AnyRequest]) -> float:
         """Estimated cost of one request or several, in `pricing.unit` (unknown rates: 0)."""
         items = [requests] if isinstance(requests, REQUEST_TYPES) else requests
-        return self.pricing.total((r.model, r.mode, r.duration) for r in items)
+        return self.pricing.total(request_kind(r) for r in items)
 
     def committed_cost(self) -> float:
         """Estimated cost of this Studio's jobs that have billed or may still bill."""
@@ -197,15 +196,14 @@ class Studio(Judging):
                 f"({self.pricing.format(self.committed_cost())} already committed)",
             )
 
-    def submit(self, request: Request, tags: str | Iterable[str] | None = None) -> Job:
-        """Queue a request and return its Job at once; it runs in the background."""
-        if not isinstance(request, REQUEST_TYPES):
-            raise ValidationError(
-                "request", request, "a kn.TextToVideo, kn.ImageToVideo or kn.OmniVideo"
-            )
+    def submit(self, request: AnyRequest, tags: str | Iterable[str] | None = None) -> Job:
+        """Queue a request of any family and return its Job at once; it runs in the background."""
+        if not isinstance(cast(object, request), REQUEST_TYPES):  # callers are not typed
+            allowed = "a kn.TextToVideo, ImageToVideo, OmniVideo, SeedanceVideo or GrokVideo"
+            raise ValidationError("request", request, allowed)
         self._check_open()
         tag_list = check_tags(tags)
-        estimate = self.pricing.estimate(request.model, request.mode, request.duration)
+        estimate = self.pricing.estimate(*request_kind(request))
         with self._lock:
             self._check_budget(estimate or 0.0)
             job = self._new_job(request, tag_list, estimate)
@@ -224,8 +222,9 @@ class Studio(Judging):
     ) -> Sweep:
         """Submit the cross product of prompts × models × modes × durations × aspect ratios.
 
-        Every request is validated and the total cost checked against the budget before any
-        is submitted; the jobs then queue under `max_in_flight` and the server's pending cap.
+        `models` may mix families: modes apply to Kling, aspect ratios to Kling and Seedance.
+        All are validated and their cost checked against the budget before any is submitted;
+        the jobs then queue under `max_in_flight` and the server's pending cap.
         """
         self._check_open()
         requests = sweep_requests(prompts, models, modes, durations, aspect_ratios)
@@ -233,7 +232,7 @@ class Studio(Judging):
         with self._lock:
             self._check_budget(self.estimate(requests))
             jobs = Sweep(
-                self._new_job(r, all_tags, self.pricing.estimate(r.model, r.mode, r.duration))
+                self._new_job(r, all_tags, self.pricing.estimate(*request_kind(r)))
                 for r in requests
             )
         for job in jobs:
@@ -244,10 +243,11 @@ class Studio(Judging):
         if self._closing:
             raise KlingError("this Studio is closed: make a new one (kn.Studio(...))")
 
-    def _new_job(self, request: Request, tags: tuple[str, ...], estimate: float | None) -> Job:
+    def _new_job(self, request: AnyRequest, tags: tuple[str, ...], estimate: float | None) -> Job:
         job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
         job = Job(self, job_id, request, tags=tags, cost_estimate=estimate)
-        planned = request.to_body() if request.local_image is None else None
+        local = family_of(request.route).local_images(request)
+        planned = None if local else request.to_body()
         job.body = planned
         # The row is written before anything is sent: a crash from here on loses nothing.
         self.log.insert(

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import KlingError, ValidationError
+from ._families import FAMILIES, AnyRequest, GrokVideo, SeedanceVideo
 from ._jobs import Job
 from ._ledger._core import EXPORT_TITLE, comparison_row
 from ._models import MODELS
-from ._requests import OmniVideo, Request, TextToVideo
+from ._requests import OmniVideo, TextToVideo
 from ._views import view
 
 __all__ = ["Sweep", "sweep_requests"]
@@ -62,19 +63,47 @@ def sweep_requests(
     modes: Sequence[str] | None,
     durations: Sequence[int] | None,
     aspect_ratios: Sequence[str] | None,
-) -> list[Request]:
-    """The validated cross product prompts × models × modes × durations × aspect ratios."""
+) -> list[AnyRequest]:
+    """The validated cross product prompts × models × modes × durations × aspect ratios.
+
+    A model picks its family and request type: a Kling model makes `TextToVideo` (`OmniVideo`
+    for kling-v3-omni), a Seedance model `SeedanceVideo`, a Grok model `GrokVideo`. Durations
+    apply to every family; modes only to Kling; aspect ratios to Kling and Seedance (its
+    `ratio`). A family without a dimension gets one request per remaining combination, at its
+    default there (Seedance and Grok render 720p), so mixing families adds no duplicates.
+    """
     prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
     if not prompt_list:
         raise ValidationError("prompts", prompts, "at least one prompt")
-    requests: list[Request] = []
-    for prompt, model, mode, duration, ratio in itertools.product(
-        prompt_list,
-        models or ["kling-v3"],
-        modes or ["std"],
-        durations or [5],
-        aspect_ratios or ["16:9"],
-    ):
-        kind = OmniVideo if MODELS.get(model) == ("omni-video",) else TextToVideo
-        requests.append(kind(prompt, model=model, mode=mode, duration=duration, aspect_ratio=ratio))
+    requests: list[AnyRequest] = []
+    for prompt, model in itertools.product(prompt_list, models or ["kling-v3"]):
+        family = _family_of_model(model)
+        for mode, duration, ratio in itertools.product(
+            (modes or ["std"]) if family == "kling" else [None],
+            durations or [5],
+            (aspect_ratios or ["16:9"]) if family != "grok" else [None],
+        ):
+            requests.append(_request(family, prompt, model, mode, duration, ratio))
     return requests
+
+
+def _family_of_model(model: object) -> str:
+    for family in FAMILIES:
+        if isinstance(model, str) and model in family.models:
+            return family.name
+    every = ", ".join(name for family in FAMILIES for name in family.models)
+    raise ValidationError("models", model, f"model names: {every}")
+
+
+def _request(
+    family: str, prompt: str, model: str, mode: str | None, duration: int, ratio: str | None
+) -> AnyRequest:
+    if family == "seedance":
+        return SeedanceVideo(prompt, model=model, duration=duration, ratio=ratio)
+    if family == "grok":
+        return GrokVideo(prompt, model=model, duration=duration)
+    if MODELS.get(model) == ("omni-video",):
+        return OmniVideo(prompt, model=model, mode=mode, duration=duration, aspect_ratio=ratio)
+    return TextToVideo(
+        prompt, model=model, mode=mode or "std", duration=duration, aspect_ratio=ratio or "16:9"
+    )

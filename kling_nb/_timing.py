@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
+from ._families import FAMILIES
 from ._models import MODELS
 from ._policy import DEFAULT_PRIORS, PollSchedule
 
@@ -17,6 +18,14 @@ Learned = Callable[[str, str | None, int], "tuple[float, float, int] | None"]
 
 OMNI_FACTOR: Final = 1.3
 """Omni renders are assumed slower than text/image ones (a prior, replaced once learned)."""
+
+# A guess (contract-families.md says nothing about Seedance's or Grok's render times): seconds
+# of wall time per generated second, by resolution; the learned median replaces it.
+FAMILY_SECONDS_PER_SECOND: Final[Mapping[str, Mapping[str, float]]] = {
+    "seedance": {"480p": 12.0, "720p": 18.0, "1080p": 30.0},
+    "grok": {"480p": 8.0, "720p": 12.0},
+}
+_FAMILY_OF_MODEL: Final = {model: f.name for f in FAMILIES for model in f.models}
 
 
 class Timing:
@@ -37,6 +46,9 @@ class Timing:
 
     def prior(self, model: str, mode: str | None, duration: int) -> float:
         """Our guess before anything is learned (contract.md says nothing about timing)."""
+        per_second = FAMILY_SECONDS_PER_SECOND.get(_FAMILY_OF_MODEL.get(model, "kling"))
+        if per_second is not None:  # Seedance/Grok: `mode` is the resolution
+            return per_second.get(mode or "720p", 18.0) * max(duration, 1) * self.time_scale
         base = DEFAULT_PRIORS.get((mode or "std", duration), 150.0)
         omni = OMNI_FACTOR if MODELS.get(model) == ("omni-video",) else 1.0
         return base * omni * self.time_scale

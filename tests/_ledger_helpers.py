@@ -17,6 +17,8 @@ from kling_nb._ledger import Ledger
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "ledger_v1" / "kling_runs.sqlite"
 # Written by the v2 code (commit 7d058f2): two jobs, a rating and a judgement.
 FIXTURE_V2 = Path(__file__).parent / "fixtures" / "ledger_v2" / "kling_runs.sqlite"
+# Written by the v3 code (before the family column): two jobs and a rating.
+FIXTURE_V3 = Path(__file__).parent / "fixtures" / "ledger_v3" / "kling_runs.sqlite"
 ENDPOINT = "https://inference-api.worldrouter.ai"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from _ledger_helpers import FIXTURE_V2, copy_v1, job
+from _ledger_helpers import FIXTURE_V2, FIXTURE_V3, copy_v1, job
 
 from kling_nb._ledger import VERSION, Ledger, LedgerError
 from kling_nb._ledger._schema import MIGRATIONS
@@ -45,7 +45,7 @@ def shape(path: Path) -> dict[str, Any]:
 
 
 def test_every_version_below_the_current_has_a_migration() -> None:
-    assert VERSION == 3
+    assert VERSION == 4
     assert sorted(MIGRATIONS) == list(range(1, VERSION))
 
 
@@ -195,6 +195,31 @@ def test_the_v2_fixture_migrates_to_team_columns(tmp_path: Path) -> None:
     assert pd.isna(ratings.loc["ann", "member"])  # recorded before v3: unknown
     assert ratings.loc["cat", "member"] == "cat"
     assert judgements["shown"].tolist() == [["v2-done", "v2-open"]]
+    assert raw(path, "PRAGMA user_version") == [(VERSION,)]
+    Ledger(tmp_path / "new.sqlite").close()
+    assert shape(path) == shape(tmp_path / "new.sqlite")
+
+
+def test_the_v3_fixture_migrates_to_families(tmp_path: Path) -> None:
+    path = copy_v1(tmp_path, FIXTURE_V3)
+    assert raw(path, "PRAGMA user_version") == [(3,)]
+    before = raw(path, "SELECT * FROM jobs ORDER BY job_id")
+    with Ledger(path) as ledger:
+        assert ledger._store.found_version == 3
+        ledger.insert(job("v4-grok", route="grok", model="grok-imagine-video", mode="720p"))
+        ledger.insert(job("v4-said", route="seedance", family="seedance", model="seedance-2.0"))
+        frame = ledger.df.set_index("job_id")
+        ratings = ledger.ratings
+    assert frame["family"].to_dict() == {
+        "v3-done": "kling",  # every row before v4 was a Kling job
+        "v3-open": "kling",
+        "v4-grok": "grok",  # a row written without a family gets its route's
+        "v4-said": "seedance",
+    }
+    assert frame.loc["v3-done", "total_s"] == 60.0
+    assert ratings["stars"].tolist() == [4]
+    after = raw(path, "SELECT * FROM jobs WHERE job_id LIKE 'v3-%' ORDER BY job_id")
+    assert [row[:-1] for row in after] == before  # the old columns are as they were
     assert raw(path, "PRAGMA user_version") == [(VERSION,)]
     Ledger(tmp_path / "new.sqlite").close()
     assert shape(path) == shape(tmp_path / "new.sqlite")

@@ -12,20 +12,38 @@ from .._errors import ValidationError
 from ._family import Family, Uploader, VideoRequest
 from ._grok import GROK, GrokVideo
 from ._kling import KLING
+from ._rows import (
+    REQUEST_TYPES,
+    AnyRequest,
+    family_name,
+    request_duration,
+    request_fields,
+    request_from_row,
+    request_kind,
+    request_tier,
+)
 from ._seedance import SEEDANCE, SeedanceVideo
 
 __all__ = [
     "FAMILIES",
     "GROK",
     "KLING",
+    "REQUEST_TYPES",
     "SEEDANCE",
+    "AnyRequest",
     "Family",
     "GrokVideo",
     "SeedanceVideo",
     "Uploader",
     "VideoRequest",
     "all_routes",
+    "family_name",
     "family_of",
+    "request_duration",
+    "request_fields",
+    "request_from_row",
+    "request_kind",
+    "request_tier",
 ]
 
 FAMILIES: Final[tuple[Family, ...]] = (KLING, SEEDANCE, GROK)

@@ -25,6 +25,7 @@ __all__ = ["COLUMNS", "as_list", "compare_frame", "events_frame", "jobs_frame", 
 COLUMNS: Final = (
     "job_id",
     "task_id",
+    "family",
     "route",
     "model",
     "mode",

@@ -36,7 +36,7 @@ __all__ = [
     "ensure_schema",
 ]
 
-VERSION: Final = 3
+VERSION: Final = 4
 """The schema this code writes."""
 
 _V1_JOB_COLUMNS: Final = (
@@ -87,7 +87,11 @@ _V3_JOB_COLUMNS: Final = (
     ("member", "TEXT"),  # who ran it: a member= name, else the OS user
     ("machine", "TEXT"),  # the host name of the machine it ran from
 )
-JOB_COLUMNS: Final = _V1_JOB_COLUMNS + _V2_JOB_COLUMNS + _V3_JOB_COLUMNS
+_V4_JOB_COLUMNS: Final = (
+    # kling, seedance or grok (kling_nb._families); every job before v4 was a Kling job.
+    ("family", "TEXT NOT NULL DEFAULT 'kling'"),
+)
+JOB_COLUMNS: Final = _V1_JOB_COLUMNS + _V2_JOB_COLUMNS + _V3_JOB_COLUMNS + _V4_JOB_COLUMNS
 """The jobs table as (name, SQL type), in table order: the schema and the inserts come from it."""
 
 TABLE_COLUMNS: Final = tuple(name for name, _ in JOB_COLUMNS)
@@ -206,7 +210,17 @@ def _v2_to_v3(db: sa.Connection) -> None:
         ddl(db, statement)
 
 
-MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(db: sa.Connection) -> None:
+    """Other video families: each job's `family` (the rows before v4 get the default, kling)."""
+    for name, kind in _V4_JOB_COLUMNS:
+        ddl(db, f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+
+
+MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 """`MIGRATIONS[n]` turns a version-n ledger into version n + 1, inside the open transaction."""
 
 # One advisory lock key for "migrating a kling_nb ledger" (any constant; ours).

@@ -11,6 +11,8 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from .._errors import ValidationError
+from .._families import family_of
 from .._states import JobState
 from ._codec import encode
 from ._schema import TABLE_COLUMNS
@@ -35,6 +37,14 @@ def event(job_id: str, at: float, kind: str, status: object, detail: object) -> 
 _DEFAULTS: Final = {"polls": 0, "attempts": 0, "create_state": "pending", "tags": "[]"}
 
 
+def _family(route: object) -> str:
+    """The family that owns `route` (a row written without one; an unknown route is Kling's)."""
+    try:
+        return family_of(route).name
+    except ValidationError:
+        return "kling"
+
+
 def _status(value: object) -> str | None:
     return None if value is None else JobState.parse(value).value
 
@@ -52,6 +62,8 @@ def insert_work(row: Mapping[str, Any], now: float) -> Callable[[sa.Connection],
     for key, default in _DEFAULTS.items():
         if values[key] is None:
             values[key] = default
+    if values["family"] is None:
+        values["family"] = _family(row.get("route"))
     submitted = event(row["job_id"], now, "submitted", status, None)
 
     def work(db: sa.Connection) -> None:

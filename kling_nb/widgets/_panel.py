@@ -16,7 +16,6 @@ from .._render import (
     UPLOAD_CLASS,
     banner_html,
     estimate_html,
-    format_rate,
     message_html,
     panel_css,
     panel_html,
@@ -25,11 +24,15 @@ from .._render import (
 from ._card import JobCard, watch_close
 from ._display import Bundle, LiveDisplay, live_bundle, static_bundle
 from ._form import (
+    FAMILY_OPTIONS,
     ROUTE_FIELDS,
     ROUTE_OPTIONS,
     UPLOADS_FOLDER,
     aspect_options,
     build_request,
+    duration_options,
+    estimate_parts,
+    form_route,
     mode_options,
     models_for,
     parse_tags,
@@ -39,8 +42,8 @@ from ._form import (
 from ._live import stop_timer
 
 if TYPE_CHECKING:
+    from .._families import AnyRequest
     from .._jobs import Job
-    from .._requests import Request
     from .._studio import Studio
 
 __all__ = ["DOUBLE_CLICK_S", "INDENT", "LABEL_WIDTH", "StudioPanel"]
@@ -60,6 +63,14 @@ def _show(widget: Any, visible: bool) -> None:
     widget.layout.display = _SHOWN if visible else _HIDDEN
 
 
+def _choose(widget: Any, options: list[Any], fallback: object) -> None:
+    """Give `widget` new options, keeping its value while it is still one of them."""
+    values = [item[1] if isinstance(item, tuple) else item for item in options]
+    keep = widget.value if widget.value in values else fallback
+    widget.options = options
+    widget.value = keep
+
+
 def _toggles(**kwargs: Any) -> Any:
     """ToggleButtons labelled in the label column (the `widget-inline-hbox` class they lack)."""
     toggles = widgets.ToggleButtons(style=_LABEL, **kwargs)
@@ -68,18 +79,17 @@ def _toggles(**kwargs: Any) -> Any:
 
 
 class StudioPanel(widgets.VBox):  # type: ignore[misc]
-    """Type a prompt, pick route, model, mode, duration and ratio, see the cost, press Generate.
+    """Type a prompt, pick family, route, model, mode, duration and ratio, see the cost, Generate.
 
-    Only the fields the chosen route accepts are shown (no aspect ratio on image2video; a
-    first frame by URL or upload on image2video and omni). The estimated cost updates on every
-    change. Invalid input shows a red one-line message and sends nothing. Generate calls
-    `studio.submit(request)` once per press (disabled while it runs; a double click sends
-    one job) and puts a live `JobCard` at the top of the panel's job list.
+    Only the fields the chosen family and route accept are shown (Seedance and Grok pick a
+    resolution where Kling picks a mode); the estimate updates on every change. Invalid input
+    shows a red one-line message and sends nothing. Generate submits once per press (a double
+    click sends one job) and puts a live `JobCard` atop the panel's job list.
 
-    With the sandbox serving, a banner says so and a password field takes a real key: the key
-    goes straight into a new Studio (same folder) and the field is emptied, so it lives in no
-    widget state, repr or saved notebook. When its Studio closes, every output showing the
-    panel turns into the static panel (banner, its jobs' cards, filmstrips): `live.finish()`.
+    With the sandbox serving, a banner says so and a password field takes a real key, which goes
+    straight into a new Studio (same folder) and leaves the field empty: it lives in no widget
+    state, repr or saved notebook. When its Studio closes, every output of the panel turns into
+    the static panel (banner, its jobs' cards, filmstrips): `live.finish()`.
     """
 
     def __init__(self, studio: Studio, *, base_dir: str | os.PathLike[str] | None = None) -> None:
@@ -94,7 +104,8 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self._last_sent: tuple[object, float] | None = None
         self._make_fields()
         self.children = self._layout()
-        self.route.observe(self._on_route, names="value")
+        for choice in (self.family, self.route):
+            choice.observe(self._on_route, names="value")
         for field in (self.model, self.mode, self.duration):
             field.observe(self._on_estimate_input, names="value")
         self.upload.observe(self._on_upload, names="value")
@@ -112,6 +123,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
             description="API key", placeholder="WorldRouter team key", style=_LABEL
         )
         self.key_button = widgets.Button(description="Use key", tooltip="bills real credit")
+        self.family = _toggles(options=FAMILY_OPTIONS, value="kling", description="Family")
         self.route = _toggles(options=ROUTE_OPTIONS, value="text2video", description="Route")
         self.prompt = widgets.Textarea(
             description="Prompt",
@@ -158,14 +170,12 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.image_row = widgets.VBox(
             [widgets.HBox([self.image_url, self.upload, self.clear_image]), self.image_note]
         )
-        style = widgets.HTML(
-            value=panel_css(),
-            layout=widgets.Layout(display="none"),
-        )
+        style = widgets.HTML(value=panel_css(), layout=widgets.Layout(display="none"))
         return (
             style,
             self.banner,
             self.key_row,
+            self.family,
             self.route,
             self.prompt,
             self.image_row,
@@ -182,29 +192,35 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         where = "sandbox" if self.studio.sandbox is not None else "api"
-        return f"<StudioPanel {self.route.value} {where}, {len(self.cards)} jobs>"
+        return f"<StudioPanel {self.form_route} {where}, {len(self.cards)} jobs>"
 
     # -- what the form says ------------------------------------------------------------------
 
-    def request(self) -> Request:
+    @property
+    def form_route(self) -> str:
+        """The route key the form describes (Kling's chosen route, or `seedance` / `grok`)."""
+        return form_route(self.family.value, self.route.value)
+
+    def request(self) -> AnyRequest:
         """The request the form describes now (raises `ValidationError` if it is invalid)."""
         image: str | Path | None = self.first_frame_path or self.image_url.value.strip() or None
         return build_request(
-            self.route.value,
+            self.form_route,
             prompt=self.prompt.value,
             model=self.model.value,
             mode=self.mode.value,
             duration=int(self.duration.value),
             aspect_ratio=self.aspect_ratio.value or "",
-            image=image if ROUTE_FIELDS[self.route.value].first_frame else None,
+            image=image if ROUTE_FIELDS[self.form_route].first_frame else None,
         )
 
     def estimate_text(self) -> str:
         """The estimated cost of the request the form describes, e.g. '0.35 credits'."""
-        pricing = self.studio.pricing
-        return pricing.format(
-            pricing.estimate(self.model.value, self.mode.value or None, int(self.duration.value))
-        )
+        return self._estimate()[0]
+
+    def _estimate(self) -> tuple[str, str]:
+        mode = self.mode.value or None
+        return estimate_parts(self.studio.pricing, self.model.value, mode, self.duration.value)
 
     def static_html(self) -> str:
         """The panel as static HTML: its banner and the cards of its jobs, with filmstrips."""
@@ -232,8 +248,7 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         self.live.finish()
 
     def _sandbox_url(self) -> str | None:
-        sandbox = self.studio.sandbox
-        return None if sandbox is None else str(sandbox.base_url)
+        return None if self.studio.sandbox is None else str(self.studio.sandbox.base_url)
 
     def _show_where(self) -> None:
         self.banner.value = banner_html(
@@ -247,22 +262,15 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
     # -- reacting to the form -------------------------------------------------------------
 
     def _apply_route(self) -> None:
-        route = self.route.value
+        route = self.form_route
         fields = ROUTE_FIELDS[route]
-        models = models_for(route)
-        keep_model = self.model.value if self.model.value in models else fields.default_model
-        self.model.options = models
-        self.model.value = keep_model
-        modes = mode_options(route)
-        keep_mode = self.mode.value if self.mode.value in [v for _, v in modes] else modes[0][1]
-        self.mode.options = modes
-        self.mode.value = keep_mode
-        ratios = aspect_options(route)
-        keep_ratio = (
-            self.aspect_ratio.value if self.aspect_ratio.value in [v for _, v in ratios] else None
-        )
-        self.aspect_ratio.options = ratios
-        self.aspect_ratio.value = keep_ratio if keep_ratio is not None else ratios[0][1]
+        _show(self.route, self.family.value == "kling")
+        self.mode.description = "Mode" if self.family.value == "kling" else "Resolution"
+        _choose(self.duration, duration_options(route), 5)
+        _choose(self.model, models_for(route), fields.default_model)
+        modes, ratios = mode_options(route), aspect_options(route)
+        _choose(self.mode, modes, modes[0][1])
+        _choose(self.aspect_ratio, ratios, ratios[0][1])
         _show(self.image_row, fields.first_frame)
         _show(self.aspect_ratio, fields.aspect_ratio)
         self.prompt.placeholder = (
@@ -281,19 +289,12 @@ class StudioPanel(widgets.VBox):  # type: ignore[misc]
         if self.model.value is None or self.duration.value is None:
             return
         pricing = self.studio.pricing
-        mode = self.mode.value or None
-        duration = int(self.duration.value)
-        rate = pricing.rate(self.model.value, mode)
-        detail = (
-            f"{duration} s × {format_rate(rate, pricing.unit)} ({mode or 'std'})"
-            if rate is not None
-            else f"no rate for {self.model.value} {mode or 'std'} on the rate card"
-        )
+        amount, detail = self._estimate()
         budget = None
         if self.studio.budget is not None:
             budget = pricing.format(self.studio.budget - self.studio.committed_cost())
         self.cost.value = estimate_html(
-            amount=self.estimate_text(), detail=detail, source=pricing.source, budget=budget
+            amount=amount, detail=detail, source=pricing.source, budget=budget
         )
 
     def _on_upload(self, change: dict[str, Any]) -> None:

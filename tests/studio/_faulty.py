@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+import kling_nb as kn
+
 Action = Callable[[httpx.Request, httpx.AsyncBaseTransport], Awaitable[httpx.Response]]
 
 
@@ -66,6 +68,34 @@ class Faulty(httpx.AsyncBaseTransport):
 
 CREATE = "/v1/videos/"
 MEDIA = "/media/"
+
+
+@dataclass(frozen=True)
+class Routes:
+    """One family's wire paths, for rules: its create POST and its status GET prefix."""
+
+    family: str
+    create: str
+    status: str
+    request: Callable[[str], object]
+
+
+FAMILY_ROUTES = {
+    "kling": Routes("kling", CREATE, "/v1/videos/text2video/", kn.TextToVideo),
+    "seedance": Routes(
+        "seedance",
+        "/api/v3/contents/generations/tasks",
+        "/api/v3/contents/generations/tasks/",
+        kn.SeedanceVideo,
+    ),
+    "grok": Routes(
+        "grok",
+        "/v1/videos/generations",
+        "/v1/videos/generations/",
+        lambda prompt: kn.GrokVideo(prompt, duration=5),
+    ),
+}
+"""The families' routes (contract-families.md); the media host is shared by all three."""
 
 
 def answer(status: int, body: bytes, content_type: str = "application/json") -> Action:

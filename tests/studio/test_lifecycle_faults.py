@@ -18,7 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from _faulty import CREATE, MEDIA, Faulty, after_server, answer, delayed, drip, refuse
+from _faulty import (
+    CREATE,
+    FAMILY_ROUTES,
+    MEDIA,
+    Faulty,
+    Routes,
+    after_server,
+    answer,
+    delayed,
+    drip,
+    refuse,
+)
 
 import kling_nb as kn
 from kling_nb import _pipeline
@@ -38,6 +49,13 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def faulty() -> Faulty:
     return Faulty()
+
+
+@pytest.fixture(params=sorted(FAMILY_ROUTES))
+def family(request: pytest.FixtureRequest) -> Routes:
+    """The family a fault test runs for: each runs once per family (Kling, Seedance, Grok)."""
+    routes: Routes = FAMILY_ROUTES[request.param]
+    return routes
 
 
 def studio_on(sb: Sandbox, root: Path, transport: Faulty | None = None, **kw: Any) -> kn.Studio:
@@ -73,11 +91,11 @@ def until(predicate: Any, timeout: float = 20.0) -> None:
     "garbage", [b"<html><body>502 Bad Gateway</body></html>", b"[]", b'{"id": "someone-else"}']
 )
 def test_one_garbled_status_reply_is_not_final(
-    sandbox: Sandbox, faulty: Faulty, tmp_path: Path, garbage: bytes
+    sandbox: Sandbox, faulty: Faulty, tmp_path: Path, garbage: bytes, family: Routes
 ) -> None:
-    faulty.add("GET", "/v1/videos/text2video/", answer(200, garbage, "text/html"))
+    faulty.add("GET", family.status, answer(200, garbage, "text/html"))
     with studio_on(sandbox, tmp_path, faulty) as studio:
-        job = studio.submit(kn.TextToVideo("a lighthouse"))
+        job = studio.submit(family.request("a lighthouse"))
         path = job.result(timeout=30)
         assert path.exists()
         assert job.state is kn.JobState.SUCCEEDED
@@ -86,32 +104,32 @@ def test_one_garbled_status_reply_is_not_final(
 
 @pytest.mark.parametrize("reply", [b"<html>oops</html>", b'{"status": "queued"}', b'{"id": ""}'])
 def test_create_answered_without_a_readable_task_is_unknown_and_never_resent(
-    sandbox: Sandbox, faulty: Faulty, tmp_path: Path, reply: bytes
+    sandbox: Sandbox, faulty: Faulty, tmp_path: Path, reply: bytes, family: Routes
 ) -> None:
-    faulty.add("POST", CREATE, after_server(200, reply))
+    faulty.add("POST", family.create, after_server(200, reply))
     with studio_on(sandbox, tmp_path, faulty) as studio:
-        job = studio.submit(kn.TextToVideo("a lighthouse"))
+        job = studio.submit(family.request("a lighthouse"))
         with pytest.raises(kn.CreateOutcomeUnknownError):
             job.result(timeout=30)
         assert job.state is kn.JobState.UNKNOWN
         assert studio.resume() == []  # final: a resume never sends it again
         time.sleep(0.3)
-    assert faulty.count("POST", CREATE) == 1
+    assert faulty.count("POST", family.create) == 1
     assert creates(sandbox) == 1  # the server did create it: that is why it must not be re-sent
     assert rows(tmp_path)[0]["status"] == "unknown"
 
 
 def test_a_refused_connection_sends_three_creates_then_ends_unbilled(
-    sandbox: Sandbox, faulty: Faulty, tmp_path: Path
+    sandbox: Sandbox, faulty: Faulty, tmp_path: Path, family: Routes
 ) -> None:
-    faulty.add("POST", CREATE, refuse(), times=100)
+    faulty.add("POST", family.create, refuse(), times=100)
     with studio_on(sandbox, tmp_path, faulty) as studio:
         started = time.monotonic()
-        job = studio.submit(kn.TextToVideo("a lighthouse"))
+        job = studio.submit(family.request("a lighthouse"))
         with pytest.raises(kn.APIConnectionError):
             job.result(timeout=30)
         took = time.monotonic() - started
-    assert faulty.count("POST", CREATE) == 3  # was 12 (two retry layers)
+    assert faulty.count("POST", family.create) == 3  # was 12 (two retry layers)
     assert took < 8
     assert job.state is kn.JobState.ERROR
     assert not job.state.billed
@@ -119,11 +137,11 @@ def test_a_refused_connection_sends_three_creates_then_ends_unbilled(
 
 
 def test_cancel_while_the_create_is_on_the_wire_keeps_the_task_id(
-    sandbox: Sandbox, faulty: Faulty, tmp_path: Path
+    sandbox: Sandbox, faulty: Faulty, tmp_path: Path, family: Routes
 ) -> None:
-    faulty.add("POST", CREATE, delayed(1.0))
+    faulty.add("POST", family.create, delayed(1.0))
     with studio_on(sandbox, tmp_path, faulty) as studio:
-        job = studio.submit(kn.TextToVideo("a lighthouse"))
+        job = studio.submit(family.request("a lighthouse"))
         until(lambda: job.state is kn.JobState.CREATING)
         assert job.cancel()
         with pytest.raises(kn.JobStoppedError):
@@ -133,6 +151,7 @@ def test_cancel_while_the_create_is_on_the_wire_keeps_the_task_id(
     (row,) = rows(tmp_path)
     assert row["status"] == "stopped"
     assert row["task_id"] == job.task_id
+    assert row["family"] == family.family
     assert creates(sandbox) == 1
 
 
@@ -180,11 +199,11 @@ def test_bad_root_and_tags(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def test_a_dripping_media_host_cannot_hold_a_job_past_its_deadline(
-    sandbox: Sandbox, faulty: Faulty, tmp_path: Path
+    sandbox: Sandbox, faulty: Faulty, tmp_path: Path, family: Routes
 ) -> None:
     faulty.add("GET", MEDIA, drip(200, 0.1), times=100)
     with studio_on(sandbox, tmp_path, faulty, timeout=3.0) as studio:
-        job = studio.submit(kn.TextToVideo("a lighthouse"))
+        job = studio.submit(family.request("a lighthouse"))
         job.wait_created(timeout=10)
         with pytest.raises(kn.KlingError):
             job.result(timeout=30)

@@ -112,6 +112,55 @@ def test_omni_route_takes_its_own_model_and_optional_mode_and_ratio(panel: Studi
     assert panel.mode.value == "std"
 
 
+def test_seedance_shows_its_models_resolutions_and_reference_image(
+    panel: StudioPanel, tmp_path: Path
+) -> None:
+    panel.family.value = "seedance"
+    assert not shown(panel.route)  # one route per family beside Kling
+    assert list(panel.model.options) == ["seedance-2.0", "seedance-2.0-fast"]
+    assert panel.mode.description == "Resolution"
+    assert [v for _, v in panel.mode.options] == ["", "720p", "480p"]
+    assert [v for _, v in panel.duration.options] == [5, 10, 15]
+    assert shown(panel.aspect_ratio)
+    assert shown(panel.image_row)
+    assert panel.estimate_text() == "0.60 credits"  # auto: the placeholder 720p rate, 5 s
+    panel.mode.value = "480p"
+    panel.duration.value = 15
+    assert panel.estimate_text() == "0.90 credits"
+    image = tmp_path / "ref.png"
+    image.write_bytes(png_bytes())
+    panel.prompt.value = "a heron"
+    panel.image_url.value = str(image)
+    panel.aspect_ratio.value = "1:1"
+    request = panel.request()
+    assert request == kn.SeedanceVideo(
+        "a heron", images=[image], duration=15, ratio="1:1", resolution="480p"
+    )
+    assert repr(panel).startswith("<StudioPanel seedance")
+
+
+def test_grok_takes_a_resolution_and_no_ratio_then_back_to_kling(panel: StudioPanel) -> None:
+    panel.duration.value = 10
+    panel.family.value = "grok"
+    assert list(panel.model.options) == ["grok-imagine-video", "grok-imagine-video-1.5-preview"]
+    assert [v for _, v in panel.mode.options] == ["720p", "480p"]
+    assert not shown(panel.aspect_ratio)
+    assert panel.duration.value == 10  # still offered: kept
+    panel.prompt.value = "a comet"
+    assert panel.request() == kn.GrokVideo("a comet", duration=10, resolution="720p")
+    assert "0.80 credits" in text(panel.cost)
+    panel.image_url.value = "https://example.com/first.png"
+    with pytest.raises(kn.ValidationError, match=r"1\.5-preview"):
+        panel.request()  # an image needs the image-guided model
+    panel.model.value = "grok-imagine-video-1.5-preview"
+    assert panel.request().image == "https://example.com/first.png"
+    panel.duration.value = 15
+    panel.family.value = "kling"  # Kling's own options come back
+    assert shown(panel.route)
+    assert panel.mode.description == "Mode"
+    assert (panel.model.value, panel.mode.value, panel.duration.value) == ("kling-v3", "std", 5)
+
+
 def test_switching_between_text_and_image_keeps_the_chosen_model(panel: StudioPanel) -> None:
     panel.model.value = "kling-v2-6"
     panel.route.value = "image2video"
@@ -378,6 +427,7 @@ def test_every_label_sits_in_one_column(panel: StudioPanel) -> None:
     names = [w.description for w in labelled]
     assert names == [
         "API key",
+        "Family",
         "Route",
         "Prompt",
         "First frame",
@@ -389,7 +439,7 @@ def test_every_label_sits_in_one_column(panel: StudioPanel) -> None:
         "Estimate",
     ]
     assert {w.style.description_width for w in labelled} == {LABEL_WIDTH}
-    for toggles in (panel.route, panel.mode, panel.duration):
+    for toggles in (panel.family, panel.route, panel.mode, panel.duration):
         # Without it ToggleButtons stack their label above the buttons (issue 11's picture).
         assert "widget-inline-hbox" in toggles._dom_classes
     for unlabelled in (panel.message, panel.generate, panel.image_note):

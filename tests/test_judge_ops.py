@@ -151,9 +151,17 @@ def test_ratings_and_judgements_export_to_csv_and_parquet(
     judgements = pd.read_csv(studio.log.to_csv(tmp_path / "j.csv", table="judgements"))
     mine = judgements[judgements["rater"] == "export-ann"]
     assert json.loads(mine["shown"].iloc[0]) == sorted([a.job_id, b.job_id])
-    ratings = pd.read_parquet(studio.log.to_parquet(tmp_path / "r.parquet", table="ratings"))
+    ratings = pd.read_csv(studio.log.to_csv(tmp_path / "r.csv", table="ratings"))
     assert ratings[ratings["rater"] == "export-ann"]["stars"].tolist() == [4]
     jobs = pd.read_csv(studio.log.to_csv(tmp_path / "jobs.csv"))
     assert len(jobs) == 4
     with pytest.raises(ValueError, match="one of jobs, ratings, judgements"):
         studio.log.to_csv(tmp_path / "x.csv", table="votes")
+
+
+def test_ratings_export_to_parquet(studio: kn.Studio, tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow", reason="Parquet needs the parquet extra (the test extra has it)")
+    a, *_ = jobs_of(studio)
+    a.rate(4, rater="export-ann")
+    ratings = pd.read_parquet(studio.log.to_parquet(tmp_path / "r.parquet", table="ratings"))
+    assert ratings[ratings["rater"] == "export-ann"]["stars"].tolist() == [4]

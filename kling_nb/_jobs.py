@@ -24,6 +24,7 @@ from ._families import (
     request_fields,
     request_tier,
 )
+from ._jobrows import error_columns
 from ._judge_ops import rate as rate_job
 from ._loop import Runner
 from ._models import Task
@@ -211,7 +212,7 @@ class Job:
         new = transition(self._state, event)
         row: dict[str, Any] = {"status": new.value, **fields}
         if error is not None:
-            row.update(_error_columns(error))
+            row.update(error_columns(error))
         record = asyncio.ensure_future(self._host.record(self, event, row, detail))
         try:
             await asyncio.shield(record)
@@ -354,25 +355,6 @@ class Job:
         html: str = view("job_html", self.snapshot())
         return html
 
-    def ledger_fields(self) -> dict[str, Any]:
-        """The ledger columns that describe the job now (to re-write a refused row)."""
-        task = self.task
-        fields: dict[str, Any] = {
-            "status": self.status,
-            "task_id": self.task_id,
-            "created_at": self.created_at,
-            "running_at": self.running_at,
-            "finished_at": self.finished_at,
-            "deadline_at": self.deadline_at,
-            "polls": self.polls,
-            "remote_status": str(task.status) if task else None,
-            "video_url": task.video_url if task else None,
-            "video_path": str(self.video_path) if self.video_path else None,
-        }
-        if self.error is not None:
-            fields.update(_error_columns(self.error))
-        return fields
-
     def snapshot(self) -> dict[str, Any]:
         """The job's current fields as a plain dict (what renderers and the ledger show)."""
         task = self.task
@@ -412,15 +394,3 @@ class Job:
             "tags": list(self.tags),
             "request": self.body,
         }
-
-
-def _error_columns(error: BaseException) -> dict[str, Any]:
-    """A job error as ledger columns (type, status and code kept, not only text)."""
-    fields = error_fields(error)
-    return {
-        "error": fields.get("error_message"),
-        "error_type": fields.get("error_type"),
-        "error_status": fields.get("error_status"),
-        "error_code": fields.get("error_code"),
-        "error_detail": fields.get("error_details") or None,
-    }

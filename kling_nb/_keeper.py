@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final
 
+from ._jobrows import ledger_fields
 from ._jobs import Job
 from ._ledger import Ledger, LedgerError
 from ._pipeline import LeaseLostError
@@ -63,5 +64,5 @@ class Keeper:
     async def rewrite(self) -> None:
         """Write again the rows the disk refused earlier (raises LedgerError if it still does)."""
         for job in list(self.unsaved):
-            await self.log.aupdate(job.job_id, owner=self.owner, **job.ledger_fields())
+            await self.log.aupdate(job.job_id, owner=self.owner, **ledger_fields(job))
             self.unsaved.discard(job)

@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_amount",
+    "check_budget",
     "check_count",
     "check_root",
     "check_seconds",
@@ -94,6 +95,21 @@ def check_amount(name: str, value: object) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValidationError(name, value, "a finite, non-negative amount, or None")
     return float(value)
+
+
+def check_budget(
+    budget: float | None, committed: float, extra: float, show: Callable[[float], str]
+) -> None:
+    """Refuse `extra` estimated cost that would take the committed total past `budget`."""
+    if budget is None:
+        return
+    total = committed + extra
+    if total > budget + 1e-9:
+        raise ValidationError(
+            "budget",
+            show(total),
+            f"at most {show(budget)} in all ({show(committed)} already committed)",
+        )
 
 
 def check_tags(tags: str | Iterable[str] | None) -> tuple[str, ...]:

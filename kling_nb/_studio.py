@@ -15,6 +15,7 @@ from . import _keeper
 from ._client import ENV_BASE_URL, ENV_KEY, AsyncClient
 from ._errors import CreateOutcomeUnknownError, KlingError, ValidationError
 from ._families import REQUEST_TYPES, AnyRequest, family_of, request_fields, request_kind
+from ._jobrows import ledger_fields
 from ._jobs import Job
 from ._judge_ops import Judging
 from ._keeper import Keeper
@@ -25,6 +26,7 @@ from ._pricing import RateCard
 from ._resume import ResumeReport, job_from_row, plan_resume
 from ._settings import (
     check_amount,
+    check_budget,
     check_count,
     check_root,
     check_seconds,
@@ -185,16 +187,7 @@ class Studio(Judging):
         )
 
     def _check_budget(self, extra: float) -> None:
-        if self.budget is None:
-            return
-        total = self.committed_cost() + extra
-        if total > self.budget + 1e-9:
-            raise ValidationError(
-                "budget",
-                self.pricing.format(total),
-                f"at most {self.pricing.format(self.budget)} in all "
-                f"({self.pricing.format(self.committed_cost())} already committed)",
-            )
+        check_budget(self.budget, self.committed_cost(), extra, self.pricing.format)
 
     def submit(self, request: AnyRequest, tags: str | Iterable[str] | None = None) -> Job:
         """Queue a request of any family and return its Job at once; it runs in the background."""
@@ -319,7 +312,7 @@ class Studio(Judging):
         self._check_open()
         again = [job for job in list(self.jobs.values()) if job.state.parked]
         for job in again:
-            self._reattach(job, self.log.row(job.job_id) or job.ledger_fields())
+            self._reattach(job, self.log.row(job.job_id) or ledger_fields(job))
         claim = self._claim()
         dead = {row.get("owner") for row in claim.held if owner_is_dead(row.get("owner"))}
         if dead:  # a crashed kernel on this machine: its jobs are free now, not in a minute

@@ -1,7 +1,7 @@
 """End to end: blind judging in a Voila app, from a real Chromium.
 
-A small notebook (written here) finishes three sandbox jobs, shows `studio.judge(jobs)` and its
-live rankings table. A person's steps: see two unlabelled videos, vote, read the reveal, move
+A small notebook (written here) makes one prompt with each of WorldRouter's families (Kling,
+Seedance, Grok) on the sandbox, shows `studio.judge(jobs)` and its live rankings by family. A person's steps: see two unlabelled videos, vote, read the reveal, move
 on; three times. After each vote the rankings table (a live widget) counts one more win. The
 page is checked to name no job before the first vote. Chromium is Debian's, driven by
 Playwright; nothing may leave 127.0.0.1 (see `test_browser.py`, whose helpers this reuses).
@@ -28,13 +28,13 @@ VOILA_CONFIG = REPO / "notebooks" / "voila.json"
 APP_CELLS = [
     "import kling_nb as kn\n"
     "studio = kn.Studio(root='runs/judge-app')\n"
-    "jobs = studio.sweep(['a lantern on a pier', 'a lantern on a pier at dusk',"
-    " 'a lantern on a pier in fog'])\n"
+    "jobs = studio.sweep('a lantern on a pier at dusk',"
+    " models=['kling-v3', 'seedance-2.0', 'grok-imagine-video'])\n"
     "jobs.wait(timeout=300)\n"
     "assert [j.status for j in jobs] == ['succeeded'] * 3\n"
     "print('ids:', ' '.join(j.job_id for j in jobs))",
     "judge = studio.judge(jobs, rater='browser', rounds=3)\njudge",
-    "judge.rankings()",
+    "judge.rankings(by=('family',))",
 ]
 # Wins in the visible (live) rankings table: the column headed "wins", summed.
 WINS_JS = """

@@ -1,10 +1,11 @@
 """End to end: blind judging in a Voila app, from a real Chromium.
 
 A small notebook (written here) makes one prompt with each of WorldRouter's families (Kling,
-Seedance, Grok) on the sandbox, shows `studio.judge(jobs)` and its live rankings by family. A person's steps: see two unlabelled videos, vote, read the reveal, move
-on; three times. After each vote the rankings table (a live widget) counts one more win. The
-page is checked to name no job before the first vote. Chromium is Debian's, driven by
-Playwright; nothing may leave 127.0.0.1 (see `test_browser.py`, whose helpers this reuses).
+Seedance, Grok) on the sandbox, shows `studio.judge(jobs)` and its live rankings by family. A
+person's steps: see two unlabelled videos, vote, read the reveal, move on; three times. After each
+vote the rankings table (a live widget) counts one more win. The page is checked to name no job
+before the first vote. Chromium is Debian's, driven by Playwright; nothing may leave 127.0.0.1
+(see `test_browser.py`, whose helpers this reuses).
 """
 
 from __future__ import annotations

@@ -47,12 +47,10 @@ from ._panel import (
     UPLOAD_CLASS,
     banner_html,
     estimate_html,
-    hide_static_css,
     message_html,
     panel_css,
     panel_html,
     panel_text,
-    static_block,
 )
 from ._table import LEDGER_TABLE_COLUMNS, ledger_table_html
 from ._theme import BADGE_COLORS
@@ -80,7 +78,6 @@ __all__ = [
     "grid_html",
     "grid_id_for",
     "grid_text",
-    "hide_static_css",
     "http_url",
     "job_card_html",
     "ledger_table_html",
@@ -92,7 +89,6 @@ __all__ = [
     "relative_src",
     "relative_src_or_none",
     "short_id",
-    "static_block",
     "video_block",
     "video_src",
 ]

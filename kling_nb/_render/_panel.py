@@ -6,20 +6,18 @@ import os
 from collections.abc import Iterable
 
 from ._card import Preload, card_text, job_card_html
-from ._html import Snapshot, esc, safe_id
+from ._html import Snapshot, esc
 from ._theme import BRAND, ERROR, FONT, MUTED, SUCCESS, SURFACE_ALT, WARN_COLOR
 
 __all__ = [
     "UPLOAD_CLASS",
     "banner_html",
     "estimate_html",
-    "hide_static_css",
     "message_html",
     "panel_css",
     "panel_html",
     "panel_text",
     "rate_card_label",
-    "static_block",
 ]
 
 
@@ -107,16 +105,6 @@ def message_html(text: str, *, error: bool = True) -> str:
         return ""
     style = ERROR if error else SUCCESS
     return f'<div class="kn-message" style="{FONT};{style}">{esc(text)}</div>'
-
-
-def static_block(inner_html: str, key: str) -> str:
-    """Wrap a widget's static copy so the live widget (key = its model id) can hide it."""
-    return f'<div class="kn-static kn-static-{safe_id(key)}">{inner_html}</div>'
-
-
-def hide_static_css(key: str) -> str:
-    """A style rule, carried by a live widget, that hides its own static copy (`static_block`)."""
-    return f"<style>.kn-static-{safe_id(key)}{{display:none}}</style>"
 
 
 UPLOAD_CLASS = "kn-upload"

@@ -19,6 +19,8 @@ log = logging.getLogger("kling_nb")
 
 LEASE_SECONDS: Final = 60.0
 """How long a Studio's claim on its jobs lasts without a heartbeat (another may take over)."""
+SEND_PATIENCE: Final = 30.0
+"""Seconds a create waits (unsent) for a ledger that refuses the write that must precede it."""
 
 
 class Keeper:
@@ -36,16 +38,28 @@ class Keeper:
         job. Later writes describe what already happened: if the disk refuses them the job
         goes on in memory and the row is written again by the heartbeat.
         """
-        try:
-            applied = await self.log.aupdate(
-                job.job_id, owner=self.owner, event=event.value, detail=detail, **fields
-            )
-        except LedgerError as exc:
-            if event is Event.SEND:
-                raise
-            log.warning("job %s: ledger write failed (%s); kept in memory", job.job_id, exc)
-            self.unsaved.add(job)
-            return
+        waited = 0.0
+        while True:
+            try:
+                applied = await self.log.aupdate(
+                    job.job_id, owner=self.owner, event=event.value, detail=detail, **fields
+                )
+                break
+            except LedgerError as exc:
+                if event is not Event.SEND:
+                    log.warning("job %s: ledger write failed (%s); kept in memory", job.job_id, exc)
+                    self.unsaved.add(job)
+                    return
+                if waited >= SEND_PATIENCE:
+                    raise
+                # A ledger server restarting (a team ledger) is back within seconds: the create
+                # waits, unsent, rather than failing a job that could still run.
+                log.info(
+                    "job %s: ledger unavailable (%s); retrying before sending", job.job_id, exc
+                )
+                pause = min(0.5 * 2 ** min(waited, 5), 5.0)
+                await asyncio.sleep(pause)
+                waited += pause
         if not applied:
             raise LeaseLostError(
                 f"job {job.job_id} is driven by another Studio now; this one stopped following it"

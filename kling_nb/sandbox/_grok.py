@@ -14,13 +14,13 @@ models and the resolution rule: `480p` or `720p`; any other or missing value fal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
 from ._families import GROK_PRICE_NANO_PER_SECOND, TaskPlan, size_for_resolution
-from ._problems import SandboxHTTPError, invalid
+from ._problems import invalid, lowercase_model
 from ._tasks import shorten
 from ._uploads import ResolvedImage
 from ._validate import MAX_PROMPT_CHARS, MAX_URL_CHARS
@@ -46,18 +46,7 @@ class GrokSpec:
 
 def parse_grok(body: object) -> GrokSpec:
     """Validate a Grok create body; 400 `unsupported_model` / `invalid_request` (field named)."""
-    if not isinstance(body, Mapping):
-        raise invalid("body", "must be a JSON object with lowercase fields")
-    model = body.get("model")
-    if model is None:
-        raise invalid("model", f"is required; use {' or '.join(MODELS)}")
-    if model not in MODELS:
-        raise SandboxHTTPError(
-            400,
-            "unsupported_model",
-            f"unsupported model {model!r:.80} on /v1/videos/generations: use {' or '.join(MODELS)}",
-            extra={"field": "model"},
-        )
+    body, model = lowercase_model(body, MODELS, "/v1/videos/generations")
     prompt = body.get("prompt", "")
     if prompt is None:
         prompt = ""

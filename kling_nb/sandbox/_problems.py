@@ -6,12 +6,12 @@ does, and `kling_nb._errors.error_from_response` parses each into its typed exce
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["SandboxHTTPError", "invalid", "problem_response"]
+__all__ = ["SandboxHTTPError", "invalid", "lowercase_model", "problem_response"]
 
 
 class SandboxHTTPError(Exception):
@@ -46,3 +46,26 @@ def problem_response(problem: SandboxHTTPError) -> JSONResponse:
 def invalid(field: str, message: str) -> SandboxHTTPError:
     """A 400 `invalid_request` naming the offending field."""
     return SandboxHTTPError(400, "invalid_request", f"{field}: {message}", extra={"field": field})
+
+
+def lowercase_model(
+    body: object, models: Sequence[str], route: str
+) -> tuple[Mapping[str, Any], str]:
+    """A lowercase family body (Seedance, Grok) and its `model`, checked against `models`.
+
+    400 `invalid_request` for a body that is not an object or has no model; 400
+    `unsupported_model` naming the route for a model this family does not serve.
+    """
+    if not isinstance(body, Mapping):
+        raise invalid("body", "must be a JSON object with lowercase fields")
+    model = body.get("model")
+    if model is None:
+        raise invalid("model", f"is required; use {' or '.join(models)}")
+    if model not in models:
+        raise SandboxHTTPError(
+            400,
+            "unsupported_model",
+            f"unsupported model {model!r:.80} on {route}: use {' or '.join(models)}",
+            extra={"field": "model"},
+        )
+    return body, str(model)

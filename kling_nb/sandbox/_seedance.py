@@ -24,7 +24,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ._families import SEEDANCE_PRICE_NANO_PER_SECOND, TaskPlan, size_for_resolution
-from ._problems import SandboxHTTPError, invalid
+from ._problems import invalid, lowercase_model
 from ._tasks import shorten
 from ._uploads import ResolvedImage
 from ._validate import MAX_PROMPT_CHARS, MAX_URL_CHARS
@@ -63,19 +63,7 @@ class SeedanceSpec:
 
 def parse_seedance(body: object) -> SeedanceSpec:
     """Validate a Seedance create body: 400 `unsupported_model` or `invalid_request`."""
-    if not isinstance(body, Mapping):
-        raise invalid("body", "must be a JSON object with lowercase fields")
-    model = body.get("model")
-    if model is None:
-        raise invalid("model", f"is required; use {' or '.join(MODELS)}")
-    if model not in MODELS:
-        raise SandboxHTTPError(
-            400,
-            "unsupported_model",
-            f"unsupported model {model!r:.80} on /api/v3/contents/generations/tasks: "
-            f"use {' or '.join(MODELS)}",
-            extra={"field": "model"},
-        )
+    body, model = lowercase_model(body, MODELS, "/api/v3/contents/generations/tasks")
     prompt, images, videos = _content(body.get("content"))
     return SeedanceSpec(
         model=str(model),

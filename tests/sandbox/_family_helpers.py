@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
 
-from ._sandbox_helpers import TEAM, TERMINAL, auth
+from ._sandbox_helpers import TEAM, auth, wait_done
+
+__all__ = ["GROK", "SEEDANCE", "grok_body", "post_ok", "seedance_body", "wait_done"]
 
 SEEDANCE = "/api/v3/contents/generations/tasks"
 GROK = "/v1/videos/generations"
@@ -45,21 +45,6 @@ async def post_ok(
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
-
-
-async def wait_done(
-    client: httpx.AsyncClient, path: str, task_id: str, key: str = TEAM, timeout: float = 20.0
-) -> dict[str, Any]:
-    """Poll `path/task_id` until terminal; return the last status body."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await client.get(f"{path}/{task_id}", headers=auth(key))
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        if body["status"] in TERMINAL:
-            return body
-        assert time.monotonic() < deadline, f"task still {body['status']} after {timeout} s"
-        await asyncio.sleep(0.02)
 
 
 async def new_asset(

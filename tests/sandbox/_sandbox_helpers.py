@@ -103,10 +103,17 @@ async def create(
 async def wait_terminal(
     client: httpx.AsyncClient, route: str, task_id: str, key: str = TEAM, timeout: float = 15.0
 ) -> dict[str, Any]:
-    """Poll until the task is terminal; return the last status body."""
+    """Poll a Kling task until terminal; return the last status body."""
+    return await wait_done(client, f"/v1/videos/{route}", task_id, key, timeout)
+
+
+async def wait_done(
+    client: httpx.AsyncClient, path: str, task_id: str, key: str = TEAM, timeout: float = 20.0
+) -> dict[str, Any]:
+    """Poll `path/task_id` (any family's status route) until terminal; return the last body."""
     deadline = time.monotonic() + timeout
     while True:
-        response = await client.get(f"/v1/videos/{route}/{task_id}", headers=auth(key))
+        response = await client.get(f"{path}/{task_id}", headers=auth(key))
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         if body["status"] in TERMINAL:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import KlingError, ValidationError
-from ._models import ASPECT_RATIOS, DURATIONS, MODELS, MODES
+from ._families import FAMILIES, AnyRequest, GrokVideo, SeedanceVideo, request_kind
+from ._models import MODES
 from ._requests import ImageToVideo, OmniVideo, Request, TextToVideo
 
 if TYPE_CHECKING:
@@ -51,28 +52,68 @@ def _progress(job: Job) -> None:
 _LAST_SHOWN: dict[str, tuple[object, object]] = {}
 
 
-def _build_request(args: argparse.Namespace) -> Request:
+def _build_request(args: argparse.Namespace) -> AnyRequest:
+    family = _family_of_model(args.model)
+    if family != "kling":
+        _refuse_kling_only(args, family)
+    if family == "seedance":
+        images = (args.image,) if args.image else ()
+        return SeedanceVideo(
+            args.prompt,
+            model=args.model,
+            images=images,
+            duration=args.duration,
+            ratio=args.aspect_ratio,
+            resolution=args.resolution,
+        )
+    if family == "grok":
+        return GrokVideo(
+            args.prompt,
+            model=args.model,
+            duration=6 if args.duration is None else args.duration,
+            resolution=args.resolution or "720p",
+            image=args.image,
+        )
+    if args.resolution:
+        raise UsageError("--resolution: Seedance and Grok only (Kling has --mode std|pro)")
+    return _kling_request(args)
+
+
+def _family_of_model(model: str | None) -> str:
+    for family in FAMILIES:
+        if model in family.models:
+            return family.name
+    return "kling"  # no --model (argparse has checked the choices)
+
+
+def _refuse_kling_only(args: argparse.Namespace, family: str) -> None:
+    if args.omni:
+        raise UsageError(f"--omni: Kling only, not with the {family} model {args.model}")
+    if args.mode is not None:
+        raise UsageError(f"--mode: Kling only; {family} takes --resolution")
+    if family == "grok" and args.aspect_ratio is not None:
+        raise UsageError("--aspect-ratio: Grok has none (it takes --resolution)")
+
+
+def _kling_request(args: argparse.Namespace) -> Request:
     image = args.image
+    mode = args.mode or "std"
+    duration = 5 if args.duration is None else args.duration
+    ratio = args.aspect_ratio or "16:9"
     if args.omni or args.model == "kling-v3-omni":
         # An explicit --model with --omni is checked by OmniVideo (only kling-v3-omni is valid).
         return OmniVideo(
             args.prompt,
             model=args.model or "kling-v3-omni",
             first_frame=image,
-            duration=args.duration,
-            mode=args.mode,
-            aspect_ratio=args.aspect_ratio,
+            duration=duration,
+            mode=mode,
+            aspect_ratio=ratio,
         )
     model = args.model or "kling-v3"
     if image:
-        return ImageToVideo(image, args.prompt, model=model, duration=args.duration, mode=args.mode)
-    return TextToVideo(
-        args.prompt,
-        model=model,
-        duration=args.duration,
-        mode=args.mode,
-        aspect_ratio=args.aspect_ratio,
-    )
+        return ImageToVideo(image, args.prompt, model=model, duration=duration, mode=mode)
+    return TextToVideo(args.prompt, model=model, duration=duration, mode=mode, aspect_ratio=ratio)
 
 
 def _output_target(output: str, job_id: str) -> Path:
@@ -82,14 +123,15 @@ def _output_target(output: str, job_id: str) -> Path:
     return Path(output)
 
 
-def _run_one(studio_kwargs: dict[str, Any], request: Request, out: str | None) -> Path:
+def _run_one(studio_kwargs: dict[str, Any], request: AnyRequest, out: str | None) -> Path:
     from ._studio import Studio
 
     with Studio(**studio_kwargs) as studio:
-        estimate = studio.pricing.estimate(request.model, request.mode, request.duration)
+        model, tier, seconds = request_kind(request)
+        estimate = studio.pricing.estimate(model, tier, seconds)
         print(f"estimated cost: {studio.pricing.format(estimate)} ({studio.pricing.source})")
         job = studio.submit(request)
-        print(f"job {job.job_id}: {request.route} {request.model} {request.duration}s")
+        print(f"job {job.job_id}: {request.route} {model} {seconds}s")
         job.on_change(_progress)
         path = job.result()
         if out:
@@ -235,15 +277,22 @@ def _add_generate_options(gen: argparse.ArgumentParser) -> None:
     gen.add_argument("prompt", help="what the video shows")
     gen.add_argument(
         "--model",
-        choices=sorted(MODELS),
-        help="model (default: kling-v3; with --omni: kling-v3-omni)",
+        choices=[model for family in FAMILIES for model in family.models],
+        help="model, of any family (default: kling-v3; with --omni: kling-v3-omni)",
     )
-    gen.add_argument("--mode", default="std", choices=MODES, help="quality mode (pro costs more)")
-    gen.add_argument("--duration", type=int, default=5, choices=DURATIONS, help="seconds of video")
     gen.add_argument(
-        "--aspect-ratio", default="16:9", choices=ASPECT_RATIOS, help="frame shape (text and omni)"
+        "--mode", choices=MODES, help="Kling's quality mode (default std; pro costs more)"
     )
-    gen.add_argument("--image", help="first frame: an http(s) URL or a local image file")
+    gen.add_argument(
+        "--duration",
+        type=int,
+        help="seconds of video (default: Kling 5, Grok 6, Seedance the server's)",
+    )
+    gen.add_argument("--aspect-ratio", help="frame shape, Kling and Seedance (default: Kling 16:9)")
+    gen.add_argument("--resolution", help="Seedance and Grok: 480p or 720p (Seedance also 1080p)")
+    gen.add_argument(
+        "--image", help="first frame (Kling) or reference image: an http(s) URL or a local file"
+    )
     gen.add_argument("--omni", action="store_true", help="use the omni-video route")
     gen.add_argument("--wait", action="store_true", help="wait for the video and download it")
     gen.add_argument(

@@ -123,11 +123,52 @@ def test_generate_wait_into_a_folder_names_the_video_after_the_job(
 
 
 @pytest.mark.parametrize(
+    ("options", "family", "mode"),
+    [
+        (
+            ["--model", "seedance-2.0-fast", "--resolution", "480p", "--duration", "4"],
+            "seedance",
+            "480p",
+        ),
+        (["--model", "grok-imagine-video", "--resolution", "480p"], "grok", "480p"),
+        (["--mode", "pro", "--aspect-ratio", "9:16"], "kling", "pro"),
+    ],
+)
+def test_generate_takes_a_model_of_any_family(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    family: str,
+    mode: str,
+) -> None:
+    for name, value in sandbox_env(sandbox).items():
+        monkeypatch.setenv(name, value)
+    argv = ["generate", "a lighthouse at dusk", *options, "--wait", "--root", str(tmp_path)]
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "estimated cost: " in out
+    assert "unknown" not in out.splitlines()[0]
+    [row] = Ledger(tmp_path / "kling_runs.sqlite").df.to_dict("records")
+    assert (row["family"], row["mode"], row["status"]) == (family, mode, "succeeded")
+    assert Path(row["video_path"]).read_bytes()[4:8] == b"ftyp"
+    assert sum(sandbox.stats()["create_attempts"].values()) == 1
+
+
+@pytest.mark.parametrize(
     ("argv", "says"),
     [
         (["generate", "a kite", "-o", "kite.mp4"], "--wait"),
         (["generate", "a kite", "--omni", "--model", "kling-v2-6"], "kling-v3-omni"),
         (["generate", "a kite", "--omni", "--model", "kling-v3", "--wait"], "kling-v3-omni"),
+        (["generate", "a kite", "--model", "seedance-2.0", "--mode", "pro"], "--mode"),
+        (["generate", "a kite", "--model", "grok-imagine-video", "--aspect-ratio", "1:1"], "Grok"),
+        (["generate", "a kite", "--model", "grok-imagine-video", "--omni"], "--omni"),
+        (["generate", "a kite", "--resolution", "720p"], "--resolution"),
+        (["generate", "a kite", "--model", "seedance-2.0", "--resolution", "4k"], "resolution"),
+        (["generate", "a kite", "--model", "grok-imagine-video", "--duration", "30"], "duration"),
+        (["generate", "a kite", "--aspect-ratio", "5:4"], "aspect_ratio"),
     ],
 )
 def test_input_the_command_cannot_honour_is_refused_before_anything_is_sent(

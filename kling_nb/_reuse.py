@@ -48,7 +48,7 @@ __all__ = [
 log = logging.getLogger("kling_nb")
 
 Where = Literal["here", "copy", "elsewhere"]
-COPY_TIMEOUT_S: Final = 120.0
+COPY_TIMEOUT_S: Final = 60.0
 """How long fetching one reused video again from its URL may take before it counts as gone."""
 
 

@@ -193,3 +193,31 @@ def test_the_reused_line_is_escaped_text(where: str) -> None:
         assert ("on another machine" in html) is (where == "elsewhere")
     assert "reused: from <img src=x onerror=alert(1)>'s run" in card_text(snapshot)
     assert reused_text({"status": "succeeded"}) is None
+
+
+def test_a_video_url_the_media_host_refuses_means_elsewhere(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "team.sqlite"
+    with member(sandbox, tmp_path / "ann", ledger, "ann", "ann-laptop") as ann:
+        job = ann.sweep("a lighthouse").wait(60)[0]
+        assert job.succeeded
+    shutil.rmtree(tmp_path / "ann")
+    with Ledger(ledger) as log:  # an expired presigned URL: the media host answers 403
+        row = log.row(job.job_id)
+        assert row is not None
+        url = str(row["video_url"])
+        assert log.update(job.job_id, video_url=url.split("?")[0] + "?sig=expired")
+    reads = sandbox.stats()["media_reads"]
+    with member(sandbox, tmp_path / "bob", ledger, "bob", "bob-desk") as bob:
+        before = creates(sandbox)
+        (reused,) = bob.sweep("a lighthouse", skip_done=True)
+        assert creates(sandbox) == before
+        assert isinstance(reused, ReusedJob)
+        assert reused.origin.where == "elsewhere"
+        assert reused.video_path is None
+        text = reused_text(reused.snapshot())
+        assert text is not None
+        assert "on another machine (ann-laptop)" in text
+        assert not list((tmp_path / "bob" / "kling_outputs").glob("reused/*.mp4"))
+    assert sandbox.stats()["media_reads"] == reads

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._errors import ValidationError, error_from_fields
 from ._families import AnyRequest, family_of, request_from_row
@@ -15,6 +15,8 @@ from ._models import Task, parse_status
 from ._states import Event, JobState, transition
 
 __all__ = ["ResumeReport", "job_from_row", "plan_resume"]
+
+J = TypeVar("J", bound=Job)
 
 
 def plan_resume(
@@ -83,14 +85,14 @@ class ResumeReport:
         return "; ".join(parts)
 
 
-def job_from_row(host: JobHost, row: Mapping[str, Any]) -> Job:
-    """Rebuild a Job from its ledger row (its request, task, times and typed error)."""
+def job_from_row(host: JobHost, row: Mapping[str, Any], make: type[J] = Job) -> J:  # type: ignore[assignment]
+    """Rebuild a Job (or a `make` subclass) from its ledger row (request, task, times, error)."""
     try:
         request: AnyRequest | None = request_from_row(row)
     except (ValidationError, KeyError):
         # e.g. a local first frame deleted since: the job can still be polled by task id.
         request = None
-    job = Job(
+    job = make(
         host,
         row["job_id"],
         request,

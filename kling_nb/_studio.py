@@ -24,6 +24,7 @@ from ._loop import Runner
 from ._pipeline import Context, drive
 from ._pricing import RateCard
 from ._resume import ResumeReport, job_from_row, plan_resume
+from ._reuse import place_videos, reuse_plan, reused_job
 from ._settings import (
     check_amount,
     check_budget,
@@ -212,24 +213,30 @@ class Studio(Judging):
         aspect_ratios: Sequence[str] | None = None,
         *,
         tags: str | Iterable[str] | None = None,
+        skip_done: bool = False,
     ) -> Sweep:
         """Submit the cross product of prompts × models × modes × durations × aspect ratios.
 
-        `models` may mix families: modes apply to Kling, aspect ratios to Kling and Seedance.
-        All are validated and their cost checked against the budget before any is submitted;
-        the jobs then queue under `max_in_flight` and the server's pending cap.
+        `models` may mix families (modes apply to Kling, aspect ratios to Kling and Seedance).
+        All are validated and budget-checked, then queue under `max_in_flight`. `skip_done=True`
+        reuses each variant the ledger has a succeeded video of, whoever made it (`_reuse`).
         """
         self._check_open()
         requests = sweep_requests(prompts, models, modes, durations, aspect_ratios)
+        rows, fresh = reuse_plan(self.log, requests, skip_done)
         all_tags = (*check_tags(tags), f"sweep:{secrets.token_hex(3)}")
         with self._lock:
-            self._check_budget(self.estimate(requests))
+            self._check_budget(self.estimate(fresh))
             jobs = Sweep(
                 self._new_job(r, all_tags, self.pricing.estimate(*request_kind(r)))
-                for r in requests
+                if row is None
+                else reused_job(self, row)
+                for r, row in zip(requests, rows, strict=True)
             )
-        for job in jobs:
-            self._start(job)
+        for job, row in zip(jobs, rows, strict=True):
+            if row is None:  # a reused job is another run's: read-only, never driven here
+                self._start(job)
+        place_videos(self, jobs, rows)
         return jobs
 
     def _check_open(self) -> None:

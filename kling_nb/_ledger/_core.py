@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 
 from .._views import view
-from . import _frames, _judging, _leases, _ranks, _writes
+from . import _frames, _judging, _leases, _ranks, _variants, _writes
 from ._codec import decode_row
 from ._engine import check_member, default_machine, parse_target, sql_for
 from ._errors import LedgerConnectError
@@ -240,6 +240,10 @@ class Ledger:
         """The rows of the jobs tagged `tag`, oldest first."""
         read = _select(lambda db: sql_for(db).tag_exists, {"tag": tag})
         return self._store.read(read, f"read jobs tagged {tag}")
+
+    def succeeded_of(self, prompts: Sequence[str], models: Sequence[str]) -> list[dict[str, Any]]:
+        """Succeeded rows (any member's) with one of these prompts and models, newest first."""
+        return _variants.succeeded_rows(self._store, prompts, models)
 
     def unfinished(self) -> list[dict[str, Any]]:
         """Rows whose job is not final (`JobState.final` False), oldest first."""

@@ -30,6 +30,8 @@ __all__ = [
     "error_block",
     "filmstrip_block",
     "job_card_html",
+    "reused_html",
+    "reused_text",
     "video_block",
 ]
 
@@ -172,6 +174,34 @@ def error_block(snapshot: Snapshot) -> str:
     )
 
 
+def reused_text(snapshot: Snapshot) -> str | None:
+    """'from ann's run (on ann-laptop)', and where its video is, for a reused job; else None.
+
+    A reused job is another run's succeeded job that `sweep(skip_done=True)` showed instead
+    of generating the variant again (`snapshot["reused"]`: member, machine, where).
+    """
+    reused = snapshot.get("reused")
+    if not isinstance(reused, dict):
+        return None
+    member, machine = reused.get("member") or "someone", reused.get("machine") or "?"
+    where = reused.get("where")
+    if where == "elsewhere":
+        return (
+            f"reused: from {member}'s run · video on another machine ({machine}); "
+            "its URL no longer serves it"
+        )
+    how = "a copy fetched again from its URL" if where == "copy" else "its video is on this machine"
+    return f"reused: from {member}'s run on {machine} · {how}"
+
+
+def reused_html(snapshot: Snapshot) -> str:
+    """`reused_text` as a muted line (escaped); '' for a job that was not reused."""
+    text = reused_text(snapshot)
+    if text is None:
+        return ""
+    return f'<div class="kn-reused" style="{MUTED}">♻ {esc(text)}</div>'
+
+
 def _request_block(snapshot: Snapshot) -> str:
     request = snapshot.get("request")
     if not request:
@@ -219,7 +249,8 @@ def card_body_html(
         "" if active else video_block(snapshot, base_dir, embed, preload=preload, pictures=pictures)
     )
     return (
-        f'<div class="kn-body">{prompt_html}{_meta_line(snapshot)}{error_block(snapshot)}'
+        f'<div class="kn-body">{prompt_html}{_meta_line(snapshot)}{reused_html(snapshot)}'
+        f"{error_block(snapshot)}"
         f"{video}{_request_block(snapshot)}</div>"
     )
 
@@ -263,6 +294,9 @@ def card_text(snapshot: Snapshot, *, base_dir: str | os.PathLike[str] | None = N
     headline = plain_error(snapshot)
     if headline is not None:
         lines.append(f"error: {headline}")
+    reused = reused_text(snapshot)
+    if reused is not None:
+        lines.append(reused)
     if state is JobState.SUCCEEDED:
         lines.append(f"done in {format_seconds(taken(snapshot))} · {cost_text(snapshot)}")
         where = relative_src_or_none(snapshot.get("video_path"), base_dir)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 from .._states import JobState
-from ._card import Preload, card_status_html, card_text, error_block, video_block
+from ._card import Preload, card_status_html, card_text, error_block, reused_html, video_block
 from ._html import Snapshot, esc, safe_id, state_of
 from ._theme import BUTTON, FONT, MUTED
 from ._words import cost_text, format_seconds, spec_text, taken
@@ -52,10 +52,12 @@ def grid_cell_html(
         f'<div class="kn-title" title="{esc(prompt)}" style="font-weight:600;'
         f'white-space:pre-wrap">{esc(short) or "(no prompt)"}</div>'
         f'<div class="kn-numbers" style="{MUTED}">{esc(" · ".join(numbers))}</div>'
+        f"{reused_html(snapshot)}"
     )
     if done:
         body = video_block(snapshot, base_dir, embed, fill=True, preload=preload, pictures=pictures)
-        body = body or f'<div style="{MUTED}">no video</div>'
+        # A reused job's line above already says where its missing video is.
+        body = body or ("" if snapshot.get("reused") else f'<div style="{MUTED}">no video</div>')
     else:
         body = f'<div style="margin:4px 0">{card_status_html(snapshot)}</div>'
         body += error_block(snapshot)

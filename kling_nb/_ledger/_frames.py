@@ -63,6 +63,7 @@ _DF_SOURCE: Final = tuple(
     name for name in TABLE_COLUMNS if name in COLUMNS or name in ("created_at", "running_at")
 )
 _DF_SQL: Final = f"SELECT {', '.join(_DF_SOURCE)} FROM jobs"  # noqa: S608 (names are ours)
+_CHUNK: Final = 900  # ids per IN (...): under SQLite's oldest limit of 999 parameters
 _TIME_COLUMNS: Final = ("submitted_at", "started_at", "finished_at")
 _SUCCEEDED: Final = JobState.SUCCEEDED.value
 
@@ -96,12 +97,26 @@ def _plain_rows(db: sa.Connection, query: str, params: Mapping[str, object] | No
         cursor.close()
 
 
-def jobs_frame(store: Store) -> pd.DataFrame:
-    """Every job, one row each, oldest first, with the columns `COLUMNS`."""
+def _rows_of(db: sa.Connection, job_ids: Sequence[str]) -> list[Any]:
+    query = sa.text(_DF_SQL + " WHERE job_id IN :ids").bindparams(
+        sa.bindparam("ids", expanding=True)
+    )
+    ids = list(job_ids)
+    found: list[Any] = []
+    for start in range(0, len(ids), _CHUNK):
+        found += [tuple(row) for row in db.execute(query, {"ids": ids[start : start + _CHUNK]})]
+    return found
+
+
+def jobs_frame(store: Store, job_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every job (or those of `job_ids`), one row each, oldest first, with the columns `COLUMNS`."""
     import pandas as pd
 
+    def read(db: sa.Connection) -> Any:
+        return _plain_rows(db, _DF_SQL) if job_ids is None else _rows_of(db, job_ids)
+
     with _gc_paused():
-        records = store.read(lambda db: _plain_rows(db, _DF_SQL), "read the jobs")
+        records = store.read(read, "read the jobs")
         frame = pd.DataFrame.from_records(records, columns=list(_DF_SOURCE))
         # Sorted here, not by ORDER BY: SQLite's sorter copies every whole row first, which
         # took longer than this sort of two columns (bench/ledger.py, 100,000 jobs).

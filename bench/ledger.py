@@ -160,6 +160,7 @@ def encoded(row: dict[str, Any], now: float) -> list[object]:
     values["attempts"] = values["attempts"] or 0
     values["create_state"] = values["create_state"] or "pending"
     values["tags"] = values["tags"] or "[]"
+    values["family"] = values["family"] or "kling"
     return list(values.values())
 
 

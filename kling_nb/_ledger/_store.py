@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ._compare import Median
 from ._engine import Target, open_engine, scrub
 from ._errors import LedgerConnectError, LedgerError, ledger_error
 from ._schema import ensure_schema
@@ -29,6 +30,7 @@ T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.create_aggregate("kn_median", 1, Median)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")

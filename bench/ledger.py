@@ -33,7 +33,7 @@ from typing import Any
 
 from _common import machine, spread
 
-from kling_nb._ledger import Ledger
+from kling_nb._ledger import Ledger, _frames
 from kling_nb._ledger._codec import encode
 from kling_nb._ledger._schema import TABLE_COLUMNS
 
@@ -219,8 +219,16 @@ def _fresh_reads(target: str, out: Any) -> None:
     df2, _ = _clock(lambda: log.df)
     cmp1, pivot = _clock(log.compare)
     cmp2, _ = _clock(log.compare)
+    # The baselines, in the same process: the read through the driver's tuples (what df did
+    # before ADBC) and that df pivoted in pandas (what compare() did before SQL).
+    _frames.arrow_frame = lambda *_: None  # type: ignore[assignment]
+    base_df, slow = _clock(lambda: log.df)
+    base_cmp, slow_pivot = _clock(lambda: log.compare(log.df))
+    assert slow.equals(frame), "the driver read and the ADBC read differ"
+    assert slow_pivot.shape == pivot.shape, (slow_pivot.shape, pivot.shape)
     log.close()
     out.put({"df1": df1, "df2": df2, "cmp1": cmp1, "cmp2": cmp2, "rows": len(frame),
+             "base_df": base_df, "base_cmp": base_cmp,
              "pivot": f"{pivot.shape[0]}x{pivot.shape[1]}"})  # fmt: skip
 
 
@@ -238,9 +246,8 @@ def time_reads(target: str, n: int, repeat: int) -> dict[str, Any]:
     """The `_fresh_reads` of `repeat` fresh processes."""
     runs = [_in_process(_fresh_reads, target) for _ in range(repeat)]
     assert all(run["rows"] == n for run in runs), runs
-    return {key: [run[key] for run in runs] for key in ("df1", "df2", "cmp1", "cmp2")} | {
-        "pivot": runs[0]["pivot"]
-    }
+    keys = ("df1", "df2", "cmp1", "cmp2", "base_df", "base_cmp")
+    return {key: [run[key] for run in runs] for key in keys} | {"pivot": runs[0]["pivot"]}
 
 
 def _studio_writes(log: Ledger, prefix: str, rng: random.Random, i: int) -> tuple[int, list[Any]]:
@@ -332,6 +339,10 @@ def _ms(values: Sequence[float]) -> str:
     return spread([v * 1000 for v in values], "{:.0f}") + " ms"
 
 
+def _ratio(slow: Sequence[float], fast: Sequence[float]) -> str:
+    return f"{statistics.median(s / f for s, f in zip(slow, fast, strict=True)):.1f}"
+
+
 def _us(values: Sequence[float]) -> str:
     ordered = sorted(values)
     return f"{statistics.median(values) * 1e6:.0f} µs p50, {ordered[int(0.99 * len(ordered))] * 1e6:.0f} µs p99"
@@ -361,8 +372,12 @@ def run_engine(
                 (f"{at}: log.df, repeat", _ms(reads["df2"]), "same process, second read"),
                 (f"{at}: log.compare(), first", _ms(reads["cmp1"]), f"pivot {reads['pivot']}"),
                 (f"{at}: log.compare(), repeat", _ms(reads["cmp2"]), "same process"),
-            ]
-            print(*(f"  {r[0]}: {r[1]} ({r[2]})" for r in rows[-5:]), sep="\n", flush=True)
+                (f"{at}: baseline df (driver tuples)", _ms(reads["base_df"]),
+                 f"{_ratio(reads['base_df'], reads['df2'])}x the ADBC repeat, same processes"),
+                (f"{at}: baseline compare(df) (driver read + pandas)", _ms(reads["base_cmp"]),
+                 f"{_ratio(reads['base_cmp'], reads['cmp2'])}x the SQL repeat, same processes"),
+            ]  # fmt: skip
+            print(*(f"  {r[0]}: {r[1]} ({r[2]})" for r in rows[-7:]), sep="\n", flush=True)
         writes = per_transition(new_target("writes"), args.transitions)
         rates = writers_rate(new_target("writers"), args.writer_s)
     rows += [
@@ -370,7 +385,8 @@ def run_engine(
         (f"{engine}: Ledger.update with event", _us(writes["event"]), f"{len(writes['event']):,} transitions"),
         (f"{engine}: Ledger.update, no event", _us(writes["plain"]), f"{len(writes['plain']):,} calls"),
         (f"{engine}: four writer processes", spread(rates, "{:.0f}") + " commits/s",
-         f"{args.writer_s:.0f} s rounds; insert + updates per job, one ledger"),
+         f"{args.writer_s:.0f} s rounds; insert + updates per job, one ledger"
+         + ("" if engine == "sqlite" else "; server: fsync=off, synchronous_commit=off")),
     ]  # fmt: skip
     print(*(f"  {r[0]}: {r[1]} ({r[2]})" for r in rows[-4:]), sep="\n", flush=True)
     return rows

@@ -276,12 +276,12 @@ class Ledger:
         """A pivot of the succeeded jobs for side-by-side comparison: prompts down, variants across.
 
         By default: median seconds from create to finish and estimated cost, for each prompt
-        under each (model, mode, duration). Over the whole ledger, with `aggfunc` one of
-        `SQL_AGGFUNCS` ("median", "mean", "count", "min", "max", "sum") and plain columns, the
-        database groups and aggregates the jobs (fast at a million); otherwise pandas pivots
-        `df`. Pass `rows` (a filtered `df`, with its `status`
-        column) to compare a subset. Once jobs are rated or judged, the pivot also holds
-        `stars_mean` (mean stars) and `score` (the Bradley–Terry score of each cell's variant).
+        under each (model, mode, duration). Pass `rows` (a filtered `df`, with its `status`
+        column) to compare a subset. Without `rows`, and with `aggfunc` one of "median",
+        "mean", "count", "min", "max" or "sum" over plain columns, the database groups and
+        aggregates the jobs (fast at a million); otherwise pandas pivots `df`. Once jobs are
+        rated or judged, the pivot also holds `stars_mean` (mean stars) and `score` (the
+        Bradley–Terry score of each cell's variant).
         """
         if rows is None:
             grouped = _compare.sql_compare(

@@ -117,7 +117,8 @@ def jobs_frame(store: Store, job_ids: Sequence[str] | None = None) -> pd.DataFra
         return _plain_rows(db, _DF_SQL) if job_ids is None else _rows_of(db, job_ids)
 
     with _gc_paused():
-        found = arrow_frame(store.target, _DF_SQL, _DF_SOURCE) if job_ids is None else None
+        fast = job_ids is None and not store.closed
+        found = arrow_frame(store.target, _DF_SQL, _DF_SOURCE) if fast else None
         if found is None:
             records = store.read(read, "read the jobs")
             found = pd.DataFrame.from_records(records, columns=list(_DF_SOURCE))

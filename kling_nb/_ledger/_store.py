@@ -12,6 +12,7 @@ process's lock. A connection is not safe to use from two threads at once, hence 
 from __future__ import annotations
 
 import concurrent.futures
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,11 +85,16 @@ class Store:
                 self.path, f"connect to {self.target.host}", scrub(error.cause)
             ) from None
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._closed
+
     @contextmanager
     def _translated(self, action: str) -> Iterator[None]:
         try:
             yield
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
+        except (sa.exc.SQLAlchemyError, OSError, sqlite3.Error) as exc:
             raise ledger_error(self.path, action, exc, timeout=self.timeout) from exc
 
     def _begin(self, db: sa.Connection) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 
 from .._views import view
-from . import _frames, _judging, _leases, _ranks, _variants, _writes
+from . import _compare, _frames, _judging, _leases, _ranks, _variants, _writes
 from ._codec import decode_row
 from ._engine import check_member, default_machine, parse_target, sql_for
 from ._errors import LedgerConnectError
@@ -36,6 +36,7 @@ __all__ = ["Ledger", "comparison_row", "job_ids"]
 T = TypeVar("T")
 EXPORT_TITLE = "kling_nb comparison"
 _ORDER = " ORDER BY submitted_at, job_id"
+_ROW_SQL = "SELECT * FROM jobs WHERE job_id = ?"
 _NOT_FINAL = f"status NOT IN ({', '.join(repr(state) for state in FINAL_STATES)})"
 
 
@@ -227,8 +228,11 @@ class Ledger:
 
     def row(self, job_id: str) -> dict[str, Any] | None:
         """One job's row as a dict (raw columns, JSON decoded), or None."""
-        read = _select("job_id = :job_id", {"job_id": job_id})
-        found = self._store.read(read, f"read job {job_id}")
+        action = f"read job {job_id}"
+        if self._store.sqlite:
+            rows = self._store.read_sqlite(_ROW_SQL, (job_id,), action)
+            return decode_row(rows[0]) if rows else None
+        found = self._store.read(_select("job_id = :job_id", {"job_id": job_id}), action)
         return found[0] if found else None
 
     def by_ids(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -277,9 +281,19 @@ class Ledger:
 
         By default: median seconds from create to finish and estimated cost, for each prompt
         under each (model, mode, duration). Pass `rows` (a filtered `df`, with its `status`
-        column) to compare a subset. Once jobs are rated or judged, the pivot also holds
-        `stars_mean` (mean stars) and `score` (the Bradley–Terry score of each cell's variant).
+        column) to compare a subset. Without `rows`, and with `aggfunc` one of "median",
+        "mean", "count", "min", "max" or "sum" over plain columns, the database groups and
+        aggregates the jobs (fast at a million); otherwise pandas pivots `df`. Once jobs are
+        rated or judged, the pivot also holds `stars_mean` (mean stars) and `score` (the
+        Bradley–Terry score of each cell's variant).
         """
+        if rows is None:
+            grouped = _compare.sql_compare(
+                self._store, index=index, columns=columns, values=values, aggfunc=aggfunc,
+                judgements=self.judgements, ratings=self.ratings,
+            )  # fmt: skip
+            if grouped is not None:
+                return grouped
         frame = self.df if rows is None else rows
         names = [values] if isinstance(values, str) else list(values)
         how: Any = aggfunc
@@ -311,8 +325,11 @@ class Ledger:
         `attrs["position_bias"]` tells how often the left video won a two-way vote.
         """
         fields = _frames.as_list(by)
+        judgements, ratings = self.judgements, self.ratings
+        ids = _ranks.ranked_ids(judgements, ratings, jobs)
+        frame = _frames.jobs_frame(self._store, ids)
         return _ranks.variant_rankings(
-            self.df, self.judgements, self.ratings, by=fields, jobs=jobs, rater=rater
+            frame, judgements, ratings, by=fields, jobs=jobs, rater=rater
         )
 
     def _export_frame(self, table: str) -> pd.DataFrame:

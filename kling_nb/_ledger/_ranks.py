@@ -12,7 +12,15 @@ from .._judging import Vote, rankings_frame
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TABLES", "judged_values", "table_for_export", "to_votes", "variant_rankings"]
+__all__ = [
+    "TABLES",
+    "judged_values",
+    "ranked_ids",
+    "table_for_export",
+    "to_votes",
+    "variant_key",
+    "variant_rankings",
+]
 
 TABLES: Final = ("jobs", "ratings", "judgements")
 """What `Ledger.to_csv` / `to_parquet` can write."""
@@ -36,6 +44,17 @@ def to_votes(judgements: pd.DataFrame, job_ids: Sequence[str] | None = None) -> 
 
 def _ids(jobs: Sequence[object]) -> list[str]:
     return [job if isinstance(job, str) else str(getattr(job, "job_id", job)) for job in jobs]
+
+
+def ranked_ids(
+    judgements: pd.DataFrame, ratings: pd.DataFrame, jobs: Sequence[object] | None
+) -> list[str]:
+    """The jobs `rankings()` reads: those given, else every job judged or rated."""
+    if jobs is not None:
+        return list(dict.fromkeys(_ids(jobs)))
+    judged = {job_id for vote in to_votes(judgements) for job_id in vote.shown}
+    judged.update(ratings["job_id"].astype(str))
+    return sorted(judged)
 
 
 def variant_rankings(
@@ -69,7 +88,8 @@ def _job_stars(ratings: pd.DataFrame) -> pd.Series:
     return stars
 
 
-def _variant(values: Sequence[Any]) -> tuple[str, ...]:
+def variant_key(values: Sequence[Any]) -> tuple[str, ...]:
+    """A variant's field values as a key (None and NaN are both "")."""
     return tuple(
         "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values
     )
@@ -95,11 +115,11 @@ def judged_values(
         succeeded = out[out["status"] == _SUCCEEDED]
         ranked = rankings_frame(succeeded, to_votes(judgements), by=list(fields))
         score = {
-            _variant(row[: len(fields)]): row[len(fields)]
+            variant_key(row[: len(fields)]): row[len(fields)]
             for row in ranked[[*fields, "score"]].itertuples(index=False, name=None)
         }
         keys = out[list(fields)].itertuples(index=False, name=None)
-        out["score"] = [score.get(_variant(key), math.nan) for key in keys]
+        out["score"] = [score.get(variant_key(key), math.nan) for key in keys]
         added.append("score")
     return out, added
 

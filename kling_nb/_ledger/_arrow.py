@@ -1,0 +1,83 @@
+"""Whole-table reads through ADBC: the database's rows straight into Arrow columns, then pandas.
+
+At a million jobs, `sqlite3`/psycopg build ~30 million Python objects that pandas then turns
+back into columns; the ADBC drivers (C, no Python object per value) fill Arrow arrays instead,
+several times faster (bench/ledger.py). The frame is made to look exactly like the one
+`DataFrame.from_records` builds from the driver's tuples (an all-NULL column stays an object
+column of None), so `Ledger.df` keeps its dtypes. When a driver is missing or a column's type
+is not what the schema says (SQLite stores any type in any column), this returns None and the
+caller reads through SQLAlchemy's driver as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from ._schema import JOB_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._engine import Target
+
+__all__ = ["arrow_frame"]
+
+_NUMERIC: Final = frozenset(
+    name for name, kind in JOB_COLUMNS if kind.startswith(("REAL", "INTEGER"))
+)
+# SQLite's ADBC driver infers each column's type from its first batch; one batch of the
+# whole result means a column NULL in its first rows and text later still reads as text.
+_ALL_ROWS: Final = {"adbc.sqlite.query.batch_rows": str(2**30)}
+
+
+def _connect(target: Target) -> Any:
+    if target.url is None:
+        import adbc_driver_sqlite.dbapi as sqlite_adbc  # type: ignore[import-untyped,unused-ignore]
+
+        return sqlite_adbc.connect(str(target.path))
+    import adbc_driver_postgresql.dbapi as pg_adbc  # type: ignore[import-untyped,unused-ignore]
+
+    url = target.url.set(drivername="postgresql")
+    return pg_adbc.connect(url.render_as_string(hide_password=False))
+
+
+def _read(target: Target, query: str) -> Any:
+    with _connect(target) as db, db.cursor() as cursor:
+        if target.url is None:
+            cursor.adbc_statement.set_options(**_ALL_ROWS)
+        cursor.execute(query)
+        return cursor.fetch_arrow_table()
+
+
+def _types_fit(table: Any, columns: Sequence[str]) -> bool:
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+    for name in columns:
+        kind = table.schema.field(name).type
+        if pa.types.is_null(kind) or table.column(name).null_count == table.num_rows:
+            continue  # all NULL: typed int64 by the SQLite driver, an object column of None here
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        if not (numeric if name in _NUMERIC else text):
+            return False
+    return True
+
+
+def arrow_frame(target: Target, query: str, columns: Sequence[str]) -> pd.DataFrame | None:
+    """The rows of `query` (a SELECT of `columns` from jobs) as a frame, or None (see above)."""
+    try:
+        table = _read(target, query)
+    except ImportError:
+        return None
+    except Exception:  # any driver failure: the SQLAlchemy path reads it, or says why
+        return None
+    if table.num_rows == 0 or not _types_fit(table, columns):
+        return None
+    import pandas as pd
+
+    frame: pd.DataFrame = table.to_pandas()
+    for name in columns:
+        if table.column(name).null_count == table.num_rows:
+            frame[name] = pd.Series([None] * table.num_rows, dtype=object)
+    return frame

@@ -1,9 +1,9 @@
 """The download engine's disk side: a body is written and hashed off the event loop, and the
 MP4 check that every finished download passes.
 
-`FileSink` gathers a streamed body into ~1 MiB buffers and hands each to one writer thread
-that writes and hashes it (both release the GIL), so the network read, the file write and the
-hash overlap instead of taking turns on the loop. bench/download.py measures the choice.
+`FileSink` gathers a streamed body into ~1 MiB batches of chunks and hands each to a writer
+thread and a hashing thread (both release the GIL), so the network read, the file write and
+the hash overlap instead of taking turns. bench/download.py measures the choice.
 """
 
 from __future__ import annotations
@@ -30,14 +30,15 @@ _MAX_BOXES: Final = 100_000
 
 
 class FileSink:
-    """Appends chunks to `handle` and `digest` in order, through one writer thread.
+    """Appends chunks to `handle` and `digest` in order: one thread writes, another hashes.
 
-    Chunks gather until `buffer_size` bytes; each full buffer goes to the writer while the
-    loop reads on, with at most `depth` buffers waiting (memory stays a few MiB). A body under
-    one buffer never starts a thread. `close()` (or leaving the `with` block) blocks until
-    every byte added is in the file, also after a cut or a cancellation: a `.part` file must
-    hold every byte received to be resumed. After a failed write no later one runs, so the
-    file never has a gap.
+    Chunks gather (by reference, not copied) until `buffer_size` bytes; each full batch goes
+    to both threads while the loop reads on, with at most `depth` batches waiting (memory
+    stays a few MiB). The write and sha256 both release the GIL, so reading, writing and
+    hashing overlap. A body under one buffer never starts a thread. `close()` (or leaving the
+    `with` block) blocks until every byte added is in the file, also after a cut or a
+    cancellation: a `.part` file must hold every byte received to be resumed. After a failed
+    write no later one runs, so the file never has a gap.
     """
 
     def __init__(
@@ -52,9 +53,11 @@ class FileSink:
         self._digest = digest
         self._size = max(buffer_size, 1)
         self._depth = max(depth, 1)
-        self._buffer = bytearray()
-        self._pending: deque[Future[None]] = deque()
-        self._executor: ThreadPoolExecutor | None = None
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._pending: deque[tuple[Future[None], Future[None]]] = deque()
+        self._writer: ThreadPoolExecutor | None = None
+        self._hasher: ThreadPoolExecutor | None = None
         self._failed = False
 
     def __enter__(self) -> FileSink:
@@ -70,60 +73,78 @@ class FileSink:
         self.close(raise_errors=exc is None)
 
     async def add(self, chunk: bytes) -> None:
-        """Take one chunk; waits only when `depth` buffers are already queued."""
-        self._buffer += chunk
-        if len(self._buffer) < self._size:
+        """Take one chunk (kept, not copied: pass bytes); waits only when `depth` batches
+        are already queued."""
+        self._batch.append(chunk)
+        self._batched += len(chunk)
+        if self._batched < self._size:
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kling-download")
-        data, self._buffer = self._buffer, bytearray()
-        self._pending.append(self._executor.submit(self._write, data))
+        if self._writer is None or self._hasher is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="kling-download-write")
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="kling-download-hash")
+        batch = self._take()
+        self._pending.append(
+            (self._writer.submit(self._write, batch), self._hasher.submit(self._hash, batch))
+        )
         while len(self._pending) > self._depth:
             await self._settle_first()
 
     async def drain(self) -> None:
-        """Wait for every queued write, then write the rest; raises the first OSError."""
+        """Wait for every queued batch, then write the rest; raises the first OSError."""
         while self._pending:
             await self._settle_first()
-        self._write(self._buffer)
-        self._buffer = bytearray()
+        batch = self._take()
+        self._write(batch)
+        self._hash(batch)
+
+    def _take(self) -> list[bytes]:
+        batch, self._batch, self._batched = self._batch, [], 0
+        return batch
 
     async def _settle_first(self) -> None:
         # shield: a cancelled wait must not cancel a queued write (its bytes would be lost);
         # close() then waits for it.
-        await asyncio.shield(asyncio.wrap_future(self._pending[0]))
+        for future in self._pending[0]:
+            await asyncio.shield(asyncio.wrap_future(future))
         self._pending.popleft()
 
     def close(self, *, raise_errors: bool = True) -> None:
-        """Block until every byte added is written (or a write failed), then stop the thread."""
+        """Block until every byte added is written (or a write failed), then stop the threads."""
         error: BaseException | None = None
         try:
             while self._pending:
-                try:
-                    self._pending.popleft().result()
-                except Exception as exc:
-                    error = error or exc
-            if self._buffer and not self._failed:
-                data, self._buffer = self._buffer, bytearray()
-                self._write(data)
+                for future in self._pending.popleft():
+                    try:
+                        future.result()
+                    except Exception as exc:
+                        error = error or exc
+            if self._batch and not self._failed:
+                batch = self._take()
+                self._write(batch)
+                self._hash(batch)
         except Exception as exc:
             error = error or exc
         finally:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
+            for executor in (self._writer, self._hasher):
+                if executor is not None:
+                    executor.shutdown(wait=True)
+            self._writer = self._hasher = None
         if error is not None and raise_errors:
             raise error
 
-    def _write(self, data: bytes | bytearray) -> None:
-        if self._failed:
-            return
-        try:
-            self._handle.write(data)
-        except BaseException:
-            self._failed = True
-            raise
-        self._digest.update(data)
+    def _write(self, batch: list[bytes]) -> None:
+        for chunk in batch:
+            if self._failed:
+                return
+            try:
+                self._handle.write(chunk)
+            except BaseException:
+                self._failed = True
+                raise
+
+    def _hash(self, batch: list[bytes]) -> None:
+        for chunk in batch:
+            self._digest.update(chunk)
 
 
 def widen_reads(response: httpx.Response, size: int = READ_SIZE) -> bool:

@@ -164,6 +164,8 @@ def measure(
             where = kernel.evaluate("kn.__file__")
             if os.environ.get("KLING_BENCH_NO_PICTURES"):  # attribution: the tail without them
                 kernel.run("import kling_nb._fetch as _f; _f.make_pictures = lambda video: None")
+            if os.environ.get("KLING_BENCH_UNFREEZE"):  # attribution: the GC without gc.freeze
+                kernel.run("import gc; gc.unfreeze()")
             kernel.run(PROBE)
             for _ in range(20):  # warm up the client and the kernel
                 kernel.run("pass")
@@ -210,6 +212,7 @@ def run_row(n: int, label: str, r: dict[str, Any]) -> list[object]:
     r["stall"] = max(load["lags"])
     worst = max(load["cpu"], key=lambda lag_cpu: lag_cpu[0])
     longest_gc = max((d for _, d in r["gc"]["load"]), default=0.0)
+    full = [d for gen, d in r["gc"]["load"] if gen == 2]
     return [
         n,
         label,
@@ -222,6 +225,7 @@ def run_row(n: int, label: str, r: dict[str, Any]) -> list[object]:
         f"{max(idle['lags']) * 1000:.0f}",
         f"{r['stall'] * 1000:.0f} ({worst[1] * 1000:.0f})",
         f"{longest_gc * 1000:.1f}",
+        f"{len(full)} ({sum(full) * 1000:.0f})",
         f"{r['submit_s'] * 1000:.0f}",
         f"{r['load_s']:.0f}",
     ]
@@ -239,6 +243,7 @@ HEADERS = [
     "idle max stall",
     "loaded max stall (cpu) ms",
     "longest GC ms",
+    "loaded gen2 GCs (ms)",
     "submit cell ms",
     "load s",
 ]

@@ -133,6 +133,28 @@ def _noop() -> None:
     pass
 
 
+_DISK_WORKERS = 4
+_disk: concurrent.futures.ThreadPoolExecutor | None = None
+_disk_lock = threading.Lock()
+
+
+def disk_pool(*, started: bool = False) -> concurrent.futures.ThreadPoolExecutor:
+    """The process's threads for download writes and hashes (`_media.FileSink`).
+
+    Made on first use; `started=True` (a kernel's first Studio) starts its threads at once.
+    """
+    global _disk
+    with _disk_lock:
+        if _disk is None:
+            if started:
+                _disk = _started_pool(_DISK_WORKERS, "kling-nb-disk")
+            else:
+                _disk = concurrent.futures.ThreadPoolExecutor(
+                    _DISK_WORKERS, thread_name_prefix="kling-nb-disk"
+                )
+        return _disk
+
+
 _settled: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 _frozen = threading.Event()
 
@@ -149,10 +171,11 @@ def _settle_kernel(loop: asyncio.AbstractEventLoop) -> None:
         return
     _settled.add(loop)
     if getattr(loop, "_default_executor", False) is None:
-        loop.set_default_executor(_started_pool(_WORKERS))
+        loop.set_default_executor(_started_pool(_WORKERS, "kling-nb-io"))
     if _frozen.is_set():
         return
     _frozen.set()
+    disk_pool(started=True)
     # The kernel's heap after its imports (IPython, widgets, httpx, kling_nb) is long-lived:
     # without this every full collection walks all of it, and 100 polling jobs trigger one
     # every few seconds (370 ms on a loaded machine, bench/kernel.py). Frozen objects are
@@ -161,9 +184,9 @@ def _settle_kernel(loop: asyncio.AbstractEventLoop) -> None:
     gc.freeze()
 
 
-def _started_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+def _started_pool(workers: int, name: str) -> concurrent.futures.ThreadPoolExecutor:
     """A thread pool whose `workers` threads are all running already."""
-    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kling-nb-io")
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=name)
     barrier = threading.Barrier(workers + 1)
     # Each submit finds no idle thread (the earlier ones wait at the barrier): one thread each.
     for _ in range(workers):

@@ -38,8 +38,7 @@ async def test_a_small_body_starts_no_thread(tmp_path: Path) -> None:
     with (tmp_path / "v.part").open("wb") as handle, FileSink(handle, digest) as sink:
         await sink.add(b"x" * 1000)
         await sink.drain()
-        assert sink._writer is None
-        assert sink._hasher is None
+        assert sink._pool is None
     assert (tmp_path / "v.part").read_bytes() == b"x" * 1000
 
 
@@ -131,7 +130,7 @@ async def test_reads_are_widened_on_a_real_plain_http_connection() -> None:
     finally:
         server.close()
     assert sum(sizes) == len(body)
-    assert max(sizes) > 65_536  # more than httpcore's default read
+    assert max(sizes) > 256 * 1024  # more than httpcore's default read, and asyncio's
     assert READ_SIZE >= BUFFER_SIZE
 
 

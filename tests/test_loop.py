@@ -1,26 +1,40 @@
-"""The Runner on a running loop (a kernel's): its thread pool is started up front and the heap
+"""The Runner on a running loop (a kernel's): its thread pools are started up front and the heap
 is frozen for the GC, so neither a thread start nor a full collection blocks the loop later."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
+import io
 import threading
 
-from kling_nb._loop import _WORKERS, Runner
+from kling_nb._loop import _DISK_WORKERS, _WORKERS, Runner
+from kling_nb._media import BUFFER_SIZE, FileSink
+
+
+def _named(prefix: str) -> int:
+    return sum(t.name.startswith(prefix) for t in threading.enumerate())
 
 
 async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front() -> None:
-    before = threading.active_count()
     runner = Runner()
     try:
-        assert threading.active_count() - before == _WORKERS
-        names = [t.name for t in threading.enumerate() if t.name.startswith("kling-nb-io")]
-        assert len(names) == _WORKERS
-        # asyncio.to_thread now starts no thread: it finds one idle.
-        assert await asyncio.to_thread(threading.current_thread) is not threading.current_thread()
-        assert threading.active_count() - before == _WORKERS
+        assert _named("kling-nb-io") == _WORKERS
+        assert _named("kling-nb-disk") == _DISK_WORKERS
         assert gc.get_freeze_count() > 0
+        count = threading.active_count()
+        # asyncio.to_thread and a download's writes now start no thread: they find one idle.
+        assert await asyncio.to_thread(threading.current_thread) is not threading.current_thread()
+        data = bytes(range(256)) * (5 * BUFFER_SIZE // 256)
+        digest, handle = hashlib.sha256(), io.BytesIO()
+        with FileSink(handle, digest) as sink:
+            for i in range(0, len(data), 65_536):
+                await sink.add(data[i : i + 65_536])
+            await sink.drain()
+        assert handle.getvalue() == data
+        assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+        assert threading.active_count() == count
     finally:
         runner.close()
 

@@ -15,7 +15,10 @@ the loaded/idle p99 round trip ratio <= 1.5 and of the longest loop stall < 50 m
 folder holding `kling_nb/`) and this checkout, so both are measured under the same load.
 After the measured runs, one more (not counted) runs under py-spy (`--gil --nonblocking`) to
 show where the loaded kernel's time goes; `--no-profile` skips it. Every run also times the
-kernel loop's callbacks over 2 ms (bench/_kprobe.py).
+kernel loop's callbacks over 2 ms and every garbage collection (bench/_kprobe.py); the table
+counts the loaded phase's full (gen2) collections. Attribution switches (environment):
+KLING_BENCH_UNFREEZE=1 undoes the heap freeze the first Studio makes (kling_nb/_loop.py),
+KLING_BENCH_NO_PICTURES=1 skips the filmstrip extraction after each download.
 
 The sandbox runs in its own process at nice 10 (`process`, like the kernel tests: the default)
 or in this bench process (`inproc`: its uvicorn thread and MP4 renders share this process with

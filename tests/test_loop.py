@@ -9,6 +9,9 @@ import hashlib
 import io
 import threading
 
+import pytest
+
+from kling_nb import _loop
 from kling_nb._loop import _DISK_WORKERS, _WORKERS, Runner
 from kling_nb._media import BUFFER_SIZE, FileSink
 
@@ -17,11 +20,17 @@ def _named(prefix: str) -> int:
     return sum(t.name.startswith(prefix) for t in threading.enumerate())
 
 
-async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front() -> None:
+async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in a fresh kernel: no disk pool yet (an earlier test may have made one on demand).
+    monkeypatch.setattr(_loop, "_disk", None)
+    monkeypatch.setattr(_loop, "_frozen", threading.Event())
     runner = Runner()
     try:
         assert _named("kling-nb-io") == _WORKERS
-        assert _named("kling-nb-disk") == _DISK_WORKERS
+        assert _loop._disk is not None
+        assert len(_loop._disk._threads) == _DISK_WORKERS
         assert gc.get_freeze_count() > 0
         count = threading.active_count()
         # asyncio.to_thread and a download's writes now start no thread: they find one idle.
@@ -37,6 +46,8 @@ async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front() ->
         assert threading.active_count() == count
     finally:
         runner.close()
+        if _loop._disk is not None:
+            _loop._disk.shutdown(wait=False)
 
 
 async def test_a_second_runner_keeps_the_loops_pool() -> None:

@@ -17,7 +17,11 @@ machine's core count and load average (a loaded machine slows every row, curl to
 Targets: kling_nb throughput >= 0.8x curl's (medians), peak RSS of the downloading process
 < 100 MB. Both files are checked against the source's sha256.
 
-Run: python bench/download.py [--size-mb 500] [--rounds 5]
+`--compare PATH` adds a row for the kling_nb at PATH (a baseline checkout: the folder holding
+`kling_nb/`), run in the same rotation, so a change is measured against its base under the
+same load. The `cpu` column is the downloading process's user + sys time.
+
+Run: python bench/download.py [--size-mb 500] [--rounds 5] [--compare PATH]
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ from pathlib import Path
 from typing import Any
 
 BLOCK = 1 << 20
+HERE = Path(__file__).resolve().parent.parent
+Rounds = dict[str, list[dict[str, Any]]]
+
+
+def load1() -> float:
+    return os.getloadavg()[0]
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -96,19 +106,29 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_curl(url: str, dest: Path) -> float:
+def run_curl(url: str, dest: Path) -> tuple[float, float]:
+    """curl's wall time and CPU time (user + sys)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(["curl", "-sS", "-o", str(dest), url], check=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu
 
 
-def run_kling(url: str, dest: Path) -> dict[str, Any]:
+def run_kling(url: str, dest: Path, code: Path | None = None) -> dict[str, Any]:
+    """Download in a fresh process, with kling_nb imported from `code` (default: this one)."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, __file__, "--child", url, str(dest)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     report["process_s"] = time.perf_counter() - started
@@ -145,10 +165,14 @@ def child(url: str, dest: str) -> None:
                 size += len(chunk)
             return time.perf_counter() - started, size
 
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     seconds, size = asyncio.run(discard() if dest == "-" else go())
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     print(
         json.dumps(
             {
+                "code": kn.__file__,
+                "cpu_s": cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
                 "seconds": seconds,
                 "bytes": size,
                 "rss_before_kb": before_kb,
@@ -172,10 +196,78 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def measure_rounds(url: str, tmp: Path, expected: str, args: argparse.Namespace) -> Rounds:
+    """Alternate curl, kling_nb (this checkout, then `--compare` if given) and the httpx
+    ceiling, `args.rounds` times: drift and other load hit every client alike."""
+    who_all = ["curl", "kling"] + (["base"] if args.compare else []) + ["httpx"]
+    out: Rounds = {who: [] for who in who_all}
+    for n in range(args.rounds):
+        # Rotate the order as well, so no client always follows the same one.
+        for who in who_all[n % len(who_all) :] + who_all[: n % len(who_all)]:
+            dest = Path(tmp) / f"{who}.mp4"
+            if who == "curl":
+                curl_s, cpu_s = run_curl(url, dest)
+                out[who].append({"seconds": curl_s, "cpu_s": cpu_s, "load": load1()})
+                check = True
+            else:
+                code = args.compare if who == "base" else HERE
+                target = Path("-") if who == "httpx" else dest
+                out[who].append({**run_kling(url, target, code), "load": load1()})
+                check = who != "httpx"
+            if check:
+                if sha256_of(dest) != expected:
+                    raise SystemExit(f"{who}: the downloaded file differs from the source")
+                dest.unlink()
+    return out
+
+
+def report(out: Rounds, args: argparse.Namespace) -> tuple[float, float]:
+    """Print the table; return kling_nb's median ratio to curl and its peak RSS (MB)."""
+    mb = args.size_mb * BLOCK / 1e6
+    curl_med = statistics.median(r["seconds"] for r in out["curl"])
+    rows = []
+    names = {
+        "curl": "curl -o",
+        "kling": "AsyncClient.download",
+        "base": f"  same, kling_nb from {args.compare}",
+        "httpx": "httpx aiter_raw, discarded",
+    }
+    for who, rs in out.items():
+        secs = [r["seconds"] for r in rs]
+        med = statistics.median(secs)
+        # Per round: curl's time of that round over this client's, so load drift cancels.
+        ratios = [c["seconds"] / r["seconds"] for c, r in zip(out["curl"], rs, strict=True)]
+        peak = max(max(r.get("maxrss_kb", 0), r.get("vmhwm_kb", 0)) for r in rs) / 1024
+        rss = f"{peak:.0f} MB" if who in ("kling", "base") else "-"
+        if who == "httpx":
+            rss = "(no write, no hash)"
+        cpu = statistics.median(r["cpu_s"] for r in rs)
+        rows.append(
+            (names[who], mb / med, spread(secs), f"{cpu:.2f} s", rss, curl_med / med, ratios)
+        )
+    loads = [r["load"] for rs in out.values() for r in rs]
+    print(f"{args.size_mb} MB over loopback, {args.rounds} rounds each; {machine()}")
+    print(f"load average (1 min) during the rounds: {min(loads):.2f}-{max(loads):.2f}")
+    print("time: median (min-max, spread = (max-min)/median); cpu: user+sys of the download")
+    head = f"{'client':40s} {'throughput':>11s} {'time':>26s} {'cpu':>7s} {'peak RSS':>20s}"
+    print(f"{head} {'x curl':>7s}  per-round x curl")
+    for name, tput, secs, cpu, rss, x, ratios in rows:
+        per = " ".join(f"{v:.2f}" for v in ratios)
+        print(f"{name:40s} {tput:>6,.0f} MB/s {secs:>26s} {cpu:>7s} {rss:>20s} {x:>7.2f}  {per}")
+    print("\nMarkdown:\n")
+    print("| client | throughput | time | cpu | peak RSS | x curl |\n|---|---|---|---|---|---|")
+    for name, tput, secs, cpu, rss, x, _ in rows:
+        print(f"| {name.strip()} | {tput:,.0f} MB/s | {secs} | {cpu} | {rss} | {x:.2f} |")
+    kling = [r["seconds"] for r in out["kling"]]
+    peak_mb = max(max(r["maxrss_kb"], r["vmhwm_kb"]) for r in out["kling"]) / 1024
+    return curl_med / statistics.median(kling), peak_mb
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--compare", type=Path, help="a baseline checkout, run alternately")
     parser.add_argument("--child", nargs=2, metavar=("URL", "DEST"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -184,77 +276,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("curl") is None:
         print("curl is missing: apt-get install -y curl", file=sys.stderr)
         return 2
+    if args.compare:
+        args.compare = args.compare.resolve()
     started = time.perf_counter()
-    size = args.size_mb * BLOCK
     with tempfile.TemporaryDirectory(prefix="kling-bench-download-") as tmp:
         source = Path(tmp) / "source.mp4"
         expected = make_file(source, args.size_mb)
         server, url = serve(source)
-        curl_s: list[float] = []
-        kling: list[dict[str, Any]] = []
-        ceiling: list[float] = []  # httpx streaming into nothing: no file, no hash
         try:
-            for _ in range(args.rounds):
-                for who in ("curl", "kling", "httpx"):  # alternate: drift hits all alike
-                    dest = Path(tmp) / f"{who}.mp4"
-                    if who == "curl":
-                        curl_s.append(run_curl(url, dest))
-                    elif who == "kling":
-                        kling.append(run_kling(url, dest))
-                    else:
-                        ceiling.append(run_kling(url, Path("-"))["seconds"])
-                        continue
-                    if sha256_of(dest) != expected:
-                        raise SystemExit(f"{who}: the downloaded file differs from the source")
-                    dest.unlink()
+            out = measure_rounds(url, Path(tmp), expected, args)
         finally:
             server.shutdown()
             server.server_close()
     assert not Path(tmp).exists()
-
-    mb = size / 1e6
-    curl_med = statistics.median(curl_s)
-    kling_s = [r["seconds"] for r in kling]
-    kling_med = statistics.median(kling_s)
-    proc_s = [r["process_s"] for r in kling]
-    kling_proc = statistics.median(proc_s)
-    ratio = curl_med / kling_med
-    peak_mb = max(max(r["maxrss_kb"], r["vmhwm_kb"]) for r in kling) / 1024
-    before_mb = max(r["rss_before_kb"] for r in kling) / 1024
-    ceiling_med = statistics.median(ceiling)
-    rows = [
-        ("curl -o", mb / curl_med, spread(curl_s), "-", 1.0),
-        (
-            "AsyncClient.download",
-            mb / kling_med,
-            spread(kling_s),
-            f"{peak_mb:.0f} MB (before: {before_mb:.0f})",
-            ratio,
-        ),
-        (
-            "  whole process (incl. imports)",
-            mb / kling_proc,
-            spread(proc_s),
-            "",
-            curl_med / kling_proc,
-        ),
-        (
-            "httpx aiter_raw, discarded",
-            mb / ceiling_med,
-            spread(ceiling),
-            "(ceiling: no write, no hash)",
-            curl_med / ceiling_med,
-        ),
-    ]
-    print(f"{args.size_mb} MB over loopback, {args.rounds} rounds each; {machine()}")
-    print("time: median (min-max, spread = (max-min)/median)")
-    print(f"{'client':32s} {'throughput':>11s} {'time':>30s} {'peak RSS':>22s} {'x curl':>7s}")
-    for name, tput, secs, rss, x in rows:
-        print(f"{name:32s} {tput:>6,.0f} MB/s {secs:>30s} {rss:>22s} {x:>7.2f}")
-    print("\nMarkdown:\n")
-    print("| client | throughput | time | peak RSS | x curl |\n|---|---|---|---|---|")
-    for name, tput, secs, rss, x in rows:
-        print(f"| {name.strip()} | {tput:,.0f} MB/s | {secs} | {rss} | {x:.2f} |")
+    ratio, peak_mb = report(out, args)
     ok_speed, ok_rss = ratio >= 0.8, peak_mb < 100
     print(
         f"\nSUMMARY download: kling_nb {ratio:.2f}x curl (target >= 0.8: "

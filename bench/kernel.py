@@ -15,7 +15,10 @@ the loaded/idle p99 round trip ratio <= 1.5 and of the longest loop stall < 50 m
 folder holding `kling_nb/`) and this checkout, so both are measured under the same load.
 After the measured runs, one more (not counted) runs under py-spy (`--gil --nonblocking`) to
 show where the loaded kernel's time goes; `--no-profile` skips it. Every run also times the
-kernel loop's callbacks over 2 ms (bench/_kprobe.py).
+kernel loop's callbacks over 2 ms and every garbage collection (bench/_kprobe.py); the table
+counts the loaded phase's full (gen2) collections. Attribution switches (environment):
+KLING_BENCH_UNFREEZE=1 undoes the heap freeze the first Studio makes (kling_nb/_loop.py),
+KLING_BENCH_NO_PICTURES=1 skips the filmstrip extraction after each download.
 
 The sandbox runs in its own process at nice 10 (`process`, like the kernel tests: the default)
 or in this bench process (`inproc`: its uvicorn thread and MP4 renders share this process with
@@ -164,6 +167,8 @@ def measure(
             where = kernel.evaluate("kn.__file__")
             if os.environ.get("KLING_BENCH_NO_PICTURES"):  # attribution: the tail without them
                 kernel.run("import kling_nb._fetch as _f; _f.make_pictures = lambda video: None")
+            if os.environ.get("KLING_BENCH_UNFREEZE"):  # attribution: the GC without gc.freeze
+                kernel.run("import gc; gc.unfreeze()")
             kernel.run(PROBE)
             for _ in range(20):  # warm up the client and the kernel
                 kernel.run("pass")
@@ -210,6 +215,7 @@ def run_row(n: int, label: str, r: dict[str, Any]) -> list[object]:
     r["stall"] = max(load["lags"])
     worst = max(load["cpu"], key=lambda lag_cpu: lag_cpu[0])
     longest_gc = max((d for _, d in r["gc"]["load"]), default=0.0)
+    full = [d for gen, d in r["gc"]["load"] if gen == 2]
     return [
         n,
         label,
@@ -222,6 +228,7 @@ def run_row(n: int, label: str, r: dict[str, Any]) -> list[object]:
         f"{max(idle['lags']) * 1000:.0f}",
         f"{r['stall'] * 1000:.0f} ({worst[1] * 1000:.0f})",
         f"{longest_gc * 1000:.1f}",
+        f"{len(full)} ({sum(full) * 1000:.0f})",
         f"{r['submit_s'] * 1000:.0f}",
         f"{r['load_s']:.0f}",
     ]
@@ -239,6 +246,7 @@ HEADERS = [
     "idle max stall",
     "loaded max stall (cpu) ms",
     "longest GC ms",
+    "loaded gen2 GCs (ms)",
     "submit cell ms",
     "load s",
 ]

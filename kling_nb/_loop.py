@@ -10,13 +10,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
+import os
 import threading
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["Runner"]
 
 T = TypeVar("T")
+
+# asyncio's default executor starts a thread on a submit that finds none idle, and
+# `Thread.start()` waits until the new thread runs: on a loaded machine that wait blocked the
+# kernel's loop for up to 350 ms (bench/kernel.py). The kernel's pool is started up front.
+_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 
 
 class Runner:
@@ -29,6 +37,7 @@ class Runner:
             self._thread: threading.Thread | None = None
             # Patch now, so the loop iterations of later cells can be re-entered safely.
             _patch(self.loop)
+            _settle_kernel(self.loop)
         except RuntimeError:
             self.loop = asyncio.new_event_loop()
             self.owns_thread = True
@@ -122,6 +131,68 @@ class Runner:
 
 def _noop() -> None:
     pass
+
+
+_DISK_WORKERS = 4
+_disk: concurrent.futures.ThreadPoolExecutor | None = None
+_disk_lock = threading.Lock()
+
+
+def disk_pool(*, started: bool = False) -> concurrent.futures.ThreadPoolExecutor:
+    """The process's threads for download writes and hashes (`_media.FileSink`).
+
+    Made on first use; `started=True` (a kernel's first Studio) starts its threads at once.
+    """
+    global _disk
+    with _disk_lock:
+        if _disk is None:
+            if started:
+                _disk = _started_pool(_DISK_WORKERS, "kling-nb-disk")
+            else:
+                _disk = concurrent.futures.ThreadPoolExecutor(
+                    _DISK_WORKERS, thread_name_prefix="kling-nb-disk"
+                )
+        return _disk
+
+
+_settled: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_frozen = threading.Event()
+
+
+def _settle_kernel(loop: asyncio.AbstractEventLoop) -> None:
+    """Ready a kernel's loop for background jobs: threads started, the heap frozen for GC.
+
+    Runs in the cell that makes the first Studio on this loop (where a short wait is fine).
+    The default executor is replaced only if the loop has not made one yet (asyncio keeps it
+    in a private attribute; if the layout differs, nothing is replaced). The heap is frozen
+    once per process.
+    """
+    if loop in _settled:
+        return
+    _settled.add(loop)
+    if getattr(loop, "_default_executor", False) is None:
+        loop.set_default_executor(_started_pool(_WORKERS, "kling-nb-io"))
+    if _frozen.is_set():
+        return
+    _frozen.set()
+    disk_pool(started=True)
+    # The kernel's heap after its imports (IPython, widgets, httpx, kling_nb) is long-lived:
+    # without this every full collection walks all of it, and 100 polling jobs trigger one
+    # every few seconds (370 ms on a loaded machine, bench/kernel.py). Frozen objects are
+    # still freed by reference counting; only cycles among them wait for `gc.unfreeze()`.
+    gc.collect()
+    gc.freeze()
+
+
+def _started_pool(workers: int, name: str) -> concurrent.futures.ThreadPoolExecutor:
+    """A thread pool whose `workers` threads are all running already."""
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=name)
+    barrier = threading.Barrier(workers + 1)
+    # Each submit finds no idle thread (the earlier ones wait at the barrier): one thread each.
+    for _ in range(workers):
+        pool.submit(barrier.wait, 10.0)
+    barrier.wait(10.0)
+    return pool
 
 
 def _patch(loop: asyncio.AbstractEventLoop) -> None:

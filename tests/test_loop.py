@@ -1,0 +1,72 @@
+"""The Runner on a running loop (a kernel's): its thread pools are started up front and the heap
+is frozen for the GC, so neither a thread start nor a full collection blocks the loop later."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import io
+import threading
+
+import pytest
+
+from kling_nb import _loop
+from kling_nb._loop import _DISK_WORKERS, _WORKERS, Runner
+from kling_nb._media import BUFFER_SIZE, FileSink
+
+
+def _named(prefix: str) -> int:
+    return sum(t.name.startswith(prefix) for t in threading.enumerate())
+
+
+async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in a fresh kernel: no disk pool yet (an earlier test may have made one on demand).
+    monkeypatch.setattr(_loop, "_disk", None)
+    monkeypatch.setattr(_loop, "_frozen", threading.Event())
+    runner = Runner()
+    try:
+        assert _named("kling-nb-io") == _WORKERS
+        assert _loop._disk is not None
+        assert len(_loop._disk._threads) == _DISK_WORKERS
+        assert gc.get_freeze_count() > 0
+        count = threading.active_count()
+        # asyncio.to_thread and a download's writes now start no thread: they find one idle.
+        assert await asyncio.to_thread(threading.current_thread) is not threading.current_thread()
+        data = bytes(range(256)) * (5 * BUFFER_SIZE // 256)
+        digest, handle = hashlib.sha256(), io.BytesIO()
+        with FileSink(handle, digest) as sink:
+            for i in range(0, len(data), 65_536):
+                await sink.add(data[i : i + 65_536])
+            await sink.drain()
+        assert handle.getvalue() == data
+        assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+        assert threading.active_count() == count
+    finally:
+        runner.close()
+        if _loop._disk is not None:
+            _loop._disk.shutdown(wait=False)
+
+
+async def test_a_second_runner_keeps_the_loops_pool() -> None:
+    first = Runner()
+    count = threading.active_count()
+    second = Runner()
+    try:
+        assert threading.active_count() == count
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_a_loop_with_its_own_executor_keeps_it() -> None:
+    await asyncio.to_thread(int)  # asyncio makes its default executor now
+    loop = asyncio.get_running_loop()
+    mine = loop._default_executor  # type: ignore[attr-defined]
+    runner = Runner()
+    try:
+        assert loop._default_executor is mine  # type: ignore[attr-defined]
+    finally:
+        runner.close()

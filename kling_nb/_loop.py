@@ -17,6 +17,8 @@ import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ._pools import disk_pool, started_pool
+
 __all__ = ["Runner"]
 
 T = TypeVar("T")
@@ -133,28 +135,6 @@ def _noop() -> None:
     pass
 
 
-_DISK_WORKERS = 4
-_disk: concurrent.futures.ThreadPoolExecutor | None = None
-_disk_lock = threading.Lock()
-
-
-def disk_pool(*, started: bool = False) -> concurrent.futures.ThreadPoolExecutor:
-    """The process's threads for download writes and hashes (`_media.FileSink`).
-
-    Made on first use; `started=True` (a kernel's first Studio) starts its threads at once.
-    """
-    global _disk
-    with _disk_lock:
-        if _disk is None:
-            if started:
-                _disk = _started_pool(_DISK_WORKERS, "kling-nb-disk")
-            else:
-                _disk = concurrent.futures.ThreadPoolExecutor(
-                    _DISK_WORKERS, thread_name_prefix="kling-nb-disk"
-                )
-        return _disk
-
-
 _settled: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 _frozen = threading.Event()
 
@@ -171,7 +151,7 @@ def _settle_kernel(loop: asyncio.AbstractEventLoop) -> None:
         return
     _settled.add(loop)
     if getattr(loop, "_default_executor", False) is None:
-        loop.set_default_executor(_started_pool(_WORKERS, "kling-nb-io"))
+        loop.set_default_executor(started_pool(_WORKERS, "kling-nb-io"))
     if _frozen.is_set():
         return
     _frozen.set()
@@ -182,17 +162,6 @@ def _settle_kernel(loop: asyncio.AbstractEventLoop) -> None:
     # still freed by reference counting; only cycles among them wait for `gc.unfreeze()`.
     gc.collect()
     gc.freeze()
-
-
-def _started_pool(workers: int, name: str) -> concurrent.futures.ThreadPoolExecutor:
-    """A thread pool whose `workers` threads are all running already."""
-    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=name)
-    barrier = threading.Barrier(workers + 1)
-    # Each submit finds no idle thread (the earlier ones wait at the barrier): one thread each.
-    for _ in range(workers):
-        pool.submit(barrier.wait, 10.0)
-    barrier.wait(10.0)
-    return pool
 
 
 def _patch(loop: asyncio.AbstractEventLoop) -> None:

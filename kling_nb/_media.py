@@ -21,7 +21,7 @@ from typing import BinaryIO, Final
 import httpcore
 import httpx
 
-from ._loop import disk_pool
+from ._pools import disk_pool
 
 __all__ = ["BUFFER_SIZE", "READ_SIZE", "FileSink", "mp4_structure_ok", "widen_reads"]
 
@@ -36,7 +36,7 @@ class FileSink:
     """Appends chunks to `handle` and `digest` in order: one thread writes while another hashes.
 
     Chunks gather (by reference, not copied) until `buffer_size` bytes; each full batch is
-    written and hashed on the process's disk pool (`_loop.disk_pool`) while the loop reads on,
+    written and hashed on the process's disk pool (`_pools.disk_pool`) while the loop reads on,
     with at most `depth` batches waiting (memory stays a few MiB). A batch's write starts when
     the previous one ended, and so does its hash, so each stays in order without a thread of
     its own (a thread start blocks the loop). The write and sha256 both release the GIL, so

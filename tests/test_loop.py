@@ -11,9 +11,10 @@ import threading
 
 import pytest
 
-from kling_nb import _loop
-from kling_nb._loop import _DISK_WORKERS, _WORKERS, Runner
+from kling_nb import _loop, _pools
+from kling_nb._loop import _WORKERS, Runner
 from kling_nb._media import BUFFER_SIZE, FileSink
+from kling_nb._pools import DISK_WORKERS
 
 
 def _named(prefix: str) -> int:
@@ -24,13 +25,13 @@ async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # As in a fresh kernel: no disk pool yet (an earlier test may have made one on demand).
-    monkeypatch.setattr(_loop, "_disk", None)
+    monkeypatch.setattr(_pools, "_disk", None)
     monkeypatch.setattr(_loop, "_frozen", threading.Event())
     runner = Runner()
     try:
         assert _named("kling-nb-io") == _WORKERS
-        assert _loop._disk is not None
-        assert len(_loop._disk._threads) == _DISK_WORKERS
+        assert _pools._disk is not None
+        assert len(_pools._disk._threads) == DISK_WORKERS
         assert gc.get_freeze_count() > 0
         count = threading.active_count()
         # asyncio.to_thread and a download's writes now start no thread: they find one idle.
@@ -46,8 +47,8 @@ async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front(
         assert threading.active_count() == count
     finally:
         runner.close()
-        if _loop._disk is not None:
-            _loop._disk.shutdown(wait=False)
+        if _pools._disk is not None:
+            _pools._disk.shutdown(wait=False)
 
 
 async def test_a_second_runner_keeps_the_loops_pool() -> None:

@@ -9,8 +9,11 @@ the job ids it drove, their states, and what each `resume()` claimed.
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -52,7 +55,28 @@ def _resume_loop(studio: kn.Studio, jobs: list[kn.Job], stop: Path) -> list[dict
     return reports
 
 
+def _watch_memory(limit_mb: int = 1500) -> None:
+    """Dump every thread's stack and exit if this process grows past `limit_mb` MB.
+
+    A runaway allocation would otherwise end in the kernel's OOM killer: a SIGKILL that
+    says nothing about where the memory went.
+    """
+
+    def watch() -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while True:
+            rss = int(Path("/proc/self/statm").read_text().split()[1]) * page
+            if rss > limit_mb * 1024 * 1024:
+                print(f"memory watchdog: {rss >> 20} MB resident", file=sys.stderr, flush=True)
+                faulthandler.dump_traceback(all_threads=True)
+                os._exit(3)
+            time.sleep(0.1)
+
+    threading.Thread(target=watch, daemon=True, name="memory-watchdog").start()
+
+
 def main(spec_path: Path) -> None:
+    _watch_memory()
     spec = json.loads(spec_path.read_text())
     reports: list[dict[str, int]] = []
     with _studio(spec) as studio:

@@ -187,3 +187,32 @@ def _check_media(sb: Sandbox, frame: Any, cut: dict[str, int]) -> None:
         assert hashlib.sha256(data).hexdigest() == row.video_sha256
         assert not path.with_name(path.name + ".part").exists()
     print(f"downloads resumed by Range: {resumed} of {len(cut)} cut")
+
+
+def test_a_video_renamed_into_place_before_a_crash_is_adopted_not_fetched_again(
+    tmp_path: Path,
+) -> None:
+    # A process killed after its download's final rename but before the ledger heard of it
+    # leaves the row `downloading` and the whole video on disk: resume() must not fetch it
+    # again (the team test caught the second full GET).
+    with Sandbox(time_scale=0.01, seed=3, fps=1) as sb:
+        with kn.Studio(api_key=KEY, base_url=sb.base_url, root=tmp_path) as studio:
+            job = studio.submit(kn.TextToVideo(prompt="a lantern"))
+            studio.wait([job], timeout=60)
+            assert job.status == "succeeded"
+            row = studio.log.row(job.job_id)
+            assert row is not None
+            studio.log.update(
+                job.job_id, status="downloading", event="test_crash",
+                video_sha256=None, video_bytes=None, video_path=None,
+            )  # fmt: skip
+        with kn.Studio(api_key=KEY, base_url=sb.base_url, root=tmp_path) as again:
+            [resumed] = again.resume()
+            again.wait([resumed], timeout=60)
+            after = again.log.row(job.job_id)
+        assert resumed.status == "succeeded"
+        assert after is not None
+        assert (after["video_sha256"], after["video_bytes"]) == (
+            row["video_sha256"], row["video_bytes"],
+        )  # fmt: skip
+        assert sb.stats()["media_ranges"][row["task_id"]] == [[0, row["video_bytes"] - 1]]

@@ -48,7 +48,7 @@ def launch(folder: Path, name: str, spec: dict[str, Any]) -> Member:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     log = path.with_suffix(".log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 (our own worker script)
+    proc = subprocess.Popen(
         [sys.executable, str(WORKER), str(path)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     log.close()
@@ -59,9 +59,7 @@ def engine_of(target: str | Path) -> sa.Engine:
     """A plain engine on the ledger, for watching it from the test (read-only use)."""
     if isinstance(target, Path):
         return sa.create_engine(f"sqlite:///{target}", poolclass=sa.pool.NullPool)
-    return sa.create_engine(
-        str(target).replace("postgresql://", "postgresql+psycopg://", 1), poolclass=sa.pool.NullPool
-    )
+    return sa.create_engine(str(target).replace("postgresql://", "postgresql+psycopg://", 1))
 
 
 def rows_of(engine: sa.Engine, member: str) -> list[dict[str, Any]]:

@@ -64,7 +64,13 @@ def _watch_memory(limit_mb: int = 1500) -> None:
 
     def watch() -> None:
         page = os.sysconf("SC_PAGE_SIZE")
+        tick = 0
         while True:
+            tick += 1
+            if os.environ.get("TEAM_RSS_TRACE") and tick % 10 == 0:
+                rss_mb = int(Path("/proc/self/statm").read_text().split()[1]) * page >> 20
+                threads = threading.active_count()
+                print(f"rss {rss_mb} MB threads {threads}", file=sys.stderr, flush=True)
             rss = int(Path("/proc/self/statm").read_text().split()[1]) * page
             if rss > limit_mb * 1024 * 1024:
                 print(f"memory watchdog: {rss >> 20} MB resident", file=sys.stderr, flush=True)

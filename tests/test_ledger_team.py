@@ -40,9 +40,9 @@ JOBS, GROK = 50, 3  # per member; GROK of the 50 are Grok videos, the rest Kling
 
 @pytest.fixture
 def sandbox() -> Any:
-    # ~1.5-2 s per task; 1 fps renders in ~40 ms; 4 KiB chunks 50 ms apart make a download
-    # last ~0.2 s, so a kill can land in the middle of one.
-    faults = Faults(media_chunk_seconds=0.05)
+    # ~1.5-2 s per task; 1 fps renders in ~40 ms; 4 KiB chunks 0.1 s apart make a download
+    # last ~0.2-0.3 s, so a kill can land in the middle of one.
+    faults = Faults(media_chunk_seconds=0.1)
     with Sandbox(
         time_scale=0.025, pending_cap=40, seed=5, team_credit_nano=10_000 * NANO, fps=1,
         faults=faults,
@@ -57,16 +57,17 @@ def _spec(sb: Sandbox, root: Path, target: str | Path, member: str, **extra: Any
     }  # fmt: skip
 
 
-def _kill_when(moment: str, target: str | Path, outputs: Path) -> Any:
+def _kill_when(moment: str, engine: Any, outputs: Path) -> Any:
     """The condition on m4's progress at which it is killed."""
-    engine = engine_of(target)
+    ids: set[str] = set()
 
     def ready() -> bool:
-        rows = rows_of(engine, VICTIM)
-        created = sum(row["task_id"] is not None for row in rows)
         if moment == "creates":  # tasks in flight, and creates still to come
+            rows = rows_of(engine, VICTIM)
+            created = sum(row["task_id"] is not None for row in rows)
             return len(rows) == JOBS and created >= 12 and JOBS - created >= 10
-        ids = {row["job_id"] for row in rows}
+        if len(ids) < JOBS:
+            ids.update(row["job_id"] for row in rows_of(engine, VICTIM))
         return any(size > 0 for size in partial_downloads(outputs, ids).values())
 
     return ready
@@ -91,7 +92,7 @@ def test_four_members_one_ledger_one_resuming_one_killed(
         wait_for("m4's first tasks", lambda: _created(engine) >= 8, timeout=60)
         stop.write_text("stop")
         wait_for("m1 to stop resuming", stop.with_suffix(".ack").exists, timeout=30)
-        wait_for(f"m4 {moment}", _kill_when(moment, target, victim_out), timeout=60, poll=0.01)
+        wait_for(f"m4 {moment}", _kill_when(moment, engine, victim_out), timeout=60, poll=0.01)
         members[VICTIM].proc.kill()
         members[VICTIM].proc.wait(timeout=10)
         victim_rows = rows_of(engine, VICTIM)
@@ -157,7 +158,7 @@ def _check_sandbox(sb: Sandbox, frame: Any) -> None:
     assert len(set(prompts)) == len(prompts), "a prompt was created twice"
     by_prompt = {task.prompt: task.id for task in tasks}
     with_task = frame[frame["task_id"].notna()]
-    assert dict(zip(with_task["prompt"], with_task["task_id"])) == {
+    assert dict(zip(with_task["prompt"], with_task["task_id"], strict=True)) == {
         p: by_prompt[p] for p in with_task["prompt"]
     }
     # A task the ledger does not know can only be an unknown row's create.
@@ -178,7 +179,8 @@ def _check_media(sb: Sandbox, frame: Any, cut: dict[str, int]) -> None:
         assert served[0] == (0, size - 1), (row.job_id, served)
         if len(served) > 1:
             # Only a download the kill cut is fetched again, from where its .part ended.
-            assert row.job_id in cut and row.member == VICTIM, (row.job_id, served)
+            assert row.job_id in cut, (row.job_id, served)
+            assert row.member == VICTIM
             assert served[1:] == [(cut[row.job_id], size - 1)], (row.job_id, served, cut)
             resumed += 1
         path = Path(row.video_path)

@@ -4,8 +4,8 @@ Four OS processes, each with its own `kn.Studio(member="m1".."m4")` on one ledge
 file in the root they share, or a database on the throwaway PostgreSQL server), submit 50 jobs
 each to one sandbox with the same team key. While they run, m1 calls `resume()` again and
 again: it must take none of the jobs the other live Studios hold. m4 is SIGKILLed mid-run,
-either while it is still creating tasks or while one of its videos is downloading, and
-a fresh m4 process resumes its jobs and finishes them.
+while it is still creating tasks, or with a create on the wire, or while one of its videos is
+downloading, and a fresh m4 process resumes its jobs and finishes them.
 
 Then the sandbox and the ledger must agree: every task created once; every job final; every
 succeeded video fetched once, except a download the kill cut, which is fetched once more,
@@ -64,9 +64,12 @@ def _kill_when(moment: str, engine: Any, outputs: Path) -> Any:
     ids: set[str] = set()
 
     def ready() -> bool:
-        if moment == "creates":  # tasks in flight, and creates still to come
+        if moment != "downloads":
             rows = rows_of(engine, VICTIM)
             created = sum(row["task_id"] is not None for row in rows)
+            if moment == "wire":  # a create sent, its answer not yet recorded (else: the last)
+                return any(r["status"] == "creating" for r in rows) or created == JOBS
+            # tasks in flight, and creates still to come
             return len(rows) == JOBS and created >= 12 and JOBS - created >= 10
         if len(ids) < JOBS:
             ids.update(row["job_id"] for row in rows_of(engine, VICTIM))
@@ -75,7 +78,7 @@ def _kill_when(moment: str, engine: Any, outputs: Path) -> Any:
     return ready
 
 
-@pytest.mark.parametrize("moment", ["creates", "downloads"])
+@pytest.mark.parametrize("moment", ["creates", "wire", "downloads"])
 def test_four_members_one_ledger_one_resuming_one_killed(
     target: str | Path, tmp_path: Path, sandbox: Sandbox, moment: str
 ) -> None:
@@ -109,7 +112,10 @@ def test_four_members_one_ledger_one_resuming_one_killed(
             if member.proc.poll() is None:
                 member.proc.kill()
         engine.dispose()
-    print(f"{moment}: killed with {len(unfinished)} unfinished, {len(cut)} .part file(s)")
+    sending = sum(row["status"] == "creating" for row in victim_rows)
+    print(
+        f"{moment}: killed with {len(unfinished)} unfinished ({sending} creating), {len(cut)} .part"
+    )
     _check_resumes(results[RESUMER]["resumes"], resumed, len(unfinished))
     frame = _check_ledger(sandbox, roots[VICTIM], target)
     _check_sandbox(sandbox, frame)

@@ -22,6 +22,7 @@ twice; contract.md assumption 9). The sandbox then holds at most one task for th
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ import kling_nb as kn
 from kling_nb.sandbox import NANO, Faults, Sandbox
 
 pytestmark = pytest.mark.slow
+
+ALL_MOMENTS = "KLING_NB_TEAM_ALL_MOMENTS"
+"""Set to run every kill moment on SQLite too (PostgreSQL, the team engine, always runs all)."""
 
 KEY = "sk-sandbox-team"
 MEMBERS = ("m1", "m2", "m3", "m4")
@@ -83,6 +87,8 @@ def test_four_members_one_ledger_one_resuming_one_killed(
     target: str | Path, tmp_path: Path, sandbox: Sandbox, moment: str
 ) -> None:
     shared = isinstance(target, Path)  # SQLite: one root, its kling_runs.sqlite; else one each
+    if shared and moment != "creates" and not os.environ.get(ALL_MOMENTS):
+        pytest.skip(f"SQLite runs the 'creates' kill only unless {ALL_MOMENTS}=1 (~35 s each)")
     roots = {m: tmp_path if shared else tmp_path / m for m in MEMBERS}
     stop = tmp_path / "stop-resuming"
     members: dict[str, Member] = {}

@@ -112,6 +112,11 @@ def _range_start(response: httpx.Response) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _whole_size(response: httpx.Response) -> int | None:
+    m = re.fullmatch(r"bytes \*/(\d+)", response.headers.get("content-range", ""))
+    return int(m.group(1)) if m else None
+
+
 def _expected_total(response: httpx.Response, offset: int) -> int | None:
     content_range = response.headers.get("content-range", "")
     if response.status_code == 206 and "/" in content_range:
@@ -147,6 +152,9 @@ async def stream_to_file(
     timeout = httpx.Timeout(stall_timeout)  # read: no byte for stall_timeout s cuts the body
     async with http.stream("GET", url, headers=headers, auth=None, timeout=timeout) as response:
         if response.status_code == 416 and offset:
+            if _whole_size(response) == offset:  # whole already: its process died before the rename
+                digest = _disk(part, lambda: _hash_file(part))
+                return _finish(dest, part, validator_file, offset, offset, digest)
             _disk(part, lambda: _discard(part, validator_file))
             return await stream_to_file(
                 http, url, dest, on_progress=on_progress, stall_timeout=stall_timeout

@@ -8,6 +8,7 @@ be able to fetch it again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -16,10 +17,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from ._download import safe_name
+from ._download import DownloadResult, safe_name
 from ._errors import APIConnectionError, APIError, DownloadError
 from ._filmstrip import PictureError, Pictures, make_pictures
 from ._jobs import Job
+from ._media import mp4_structure_ok
 from ._policy import backoff_delay
 from ._states import Event
 
@@ -63,8 +65,9 @@ async def fetch(job: Job, ctx: Context) -> None:
             last = now
             job.changed()
 
+    result = await asyncio.to_thread(_landed, dest)
     attempt = 0
-    while True:
+    while result is None:
         remaining = deadline_of(job, ctx) - time.time()
         if remaining <= 0:
             error = DownloadError(
@@ -78,7 +81,6 @@ async def fetch(job: Job, ctx: Context) -> None:
             result = await ctx.client.download_file(
                 task, dest, on_progress=progress, timeout=remaining
             )
-            break
         except (DownloadError, APIError, APIConnectionError) as exc:
             attempt += 1
             retryable = getattr(exc, "retryable", True)
@@ -102,6 +104,23 @@ async def fetch(job: Job, ctx: Context) -> None:
         filmstrip=str(job.filmstrip) if job.filmstrip else None,
     )
     ctx.timing.forget((job.model, job.mode, job.duration))
+
+
+def _landed(dest: Path) -> DownloadResult | None:
+    """The video a process had downloaded into `dest` before it died unrecorded, if any.
+
+    A download reaches `dest` only by its last step, a rename after the length and MP4
+    checks, so a file there is whole: fetching it again would fetch every byte twice.
+    """
+    if not dest.is_file() or dest.with_name(dest.name + ".part").exists():
+        return None
+    if not mp4_structure_ok(dest):
+        return None
+    digest = hashlib.sha256()
+    with dest.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return DownloadResult(dest, dest.stat().st_size, digest.hexdigest())
 
 
 async def _pictures(video: Path) -> Pictures | None:

@@ -171,10 +171,12 @@ def _frames_at(path: Path, targets: Sequence[float]) -> list[Image.Image]:
                 picked.append(_display_image(frame, stream))
             if len(picked) == len(targets):
                 break
-    if previous is None:
-        raise PictureError(f"{path.name!r} has no decodable frames")
-    while len(picked) < len(targets):  # targets past the last frame take the last frame
-        picked.append(_display_image(previous, stream))
+        if previous is None:
+            raise PictureError(f"{path.name!r} has no decodable frames")
+        # Inside the `with`: a closed container's stream reads freed memory (a garbage
+        # aspect ratio made a resize ask for gigabytes).
+        while len(picked) < len(targets):  # targets past the last frame take the last frame
+            picked.append(_display_image(previous, stream))
     return picked
 
 

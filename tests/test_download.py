@@ -254,6 +254,19 @@ async def test_a_stale_whole_part_file_is_restarted_on_416(
     assert ranges == [f"bytes={len(fake.video) + 17}-", None]
 
 
+async def test_a_whole_part_file_is_finished_on_416_not_fetched_again(
+    client: kn.AsyncClient, fake: FakeAPI, tmp_path: Path
+) -> None:
+    # A process killed between its last byte and the rename leaves the whole video in .part.
+    (tmp_path / "task-1.mp4.part").write_bytes(fake.video)
+    (tmp_path / "task-1.mp4.part.validator").write_text(fake.etag)
+    path = await client.download(_done(fake), tmp_path)
+    assert path.read_bytes() == fake.video
+    ranges = [c.headers.get("range") for c in fake.media_calls()]
+    assert ranges == [f"bytes={len(fake.video)}-"]
+    assert not (tmp_path / "task-1.mp4.part").exists()
+
+
 @pytest.mark.parametrize("status", [403, 404, 410])
 async def test_an_expired_media_url_triggers_one_status_reread(
     client: kn.AsyncClient, fake: FakeAPI, tmp_path: Path, status: int

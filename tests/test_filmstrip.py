@@ -148,3 +148,57 @@ def test_data_uri_refuses_big_files_videos_and_missing_files(tmp_path: Path) -> 
         data_uri(video, max_bytes=10**7)
     with pytest.raises(PictureError, match="cannot read image"):
         data_uri(tmp_path / "missing.jpg", max_bytes=10**7)
+
+
+def test_no_frame_is_read_through_a_closed_container(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 1 fps clip: the last strip targets lie past its last frame, so they take that frame.
+    # Read after the container closed, the stream's aspect ratio was freed memory: now and
+    # then a garbage ratio made the resize ask for gigabytes (the team test's OOM kills).
+    path = tmp_path / "slow.mp4"
+    spec = VideoSpec("a slow clip", "kling-v2-6", "std", 3, 320, 180, fps=1)
+    path.write_bytes(render_mp4(spec))
+    from kling_nb import _filmstrip
+
+    opened = _filmstrip._open_video
+    closed: list[bool] = []
+
+    class Guarded:
+        def __init__(self, stream: object) -> None:
+            self._stream = stream
+
+        def __getattr__(self, name: str) -> object:
+            assert not closed, f"stream.{name} read after its container closed"
+            return getattr(self._stream, name)
+
+        def __setattr__(self, name: str, value: object) -> None:
+            if name == "_stream":
+                object.__setattr__(self, name, value)
+            else:
+                setattr(self._stream, name, value)
+
+    def guarded_open(video: Path) -> tuple[object, object]:
+        container, stream = opened(video)
+        close = container.close
+
+        def close_and_mark() -> None:
+            closed.append(True)
+            close()
+
+        class Box:
+            def __enter__(self) -> object:
+                return container.__enter__()
+
+            def __exit__(self, *exc: object) -> None:
+                close_and_mark()
+
+            def decode(self, stream: Guarded) -> object:
+                return container.decode(stream._stream)
+
+        return Box(), Guarded(stream)
+
+    monkeypatch.setattr(_filmstrip, "_open_video", guarded_open)
+    closed.clear()
+    frames = _filmstrip._frames_at(path, [0.0, 2.5, 2.9])
+    assert [image.size for image in frames] == [(320, 180)] * 3

@@ -30,7 +30,7 @@ from ._http import (
     status_fault,
 )
 from ._images import SAMPLE_NAMES, sample_images
-from ._media import VideoCache, bytes_response, etag_for
+from ._media import VideoCache, bytes_response, etag_for, served_range, trickled
 from ._problems import SandboxHTTPError, problem_response
 from ._state import SandboxState
 from ._validate import ACTION_FAMILY, parse_create
@@ -230,8 +230,10 @@ class _Handlers:
         if task is None:
             raise SandboxHTTPError(404, "not_found", "no video for this task (yet)")
         data = await self.videos.get(task)
-        self.state.count_media_read()
-        return bytes_response(request, data, "video/mp4", etag=etag_for(data))
+        response = bytes_response(request, data, "video/mp4", etag=etag_for(data))
+        first, last = served_range(response, len(data))
+        self.state.count_media_read(task_id, first, last)
+        return trickled(response, self.state.faults.media_chunk_seconds)
 
     # -- for people and tests --------------------------------------------------------------
 

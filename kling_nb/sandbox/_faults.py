@@ -9,6 +9,7 @@ from typing import Literal
 __all__ = ["FaultInjector", "Faults", "StatusFault"]
 
 Outcome = Literal["succeeded", "failed", "expired"]
+_NOT_RATES = ("seed", "slow_seconds", "media_chunk_seconds")
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Faults:
     - `status_5xx`: a status read is answered 500, 502 or 503.
     - `status_slow`: a status read waits `slow_seconds` before answering.
     - `status_reset`: a status read's connection is aborted mid-response (no valid response).
+    - `media_chunk_seconds`: every video body is sent in 4 KiB chunks this many seconds apart
+      (0: at once), so a client can be cut in the middle of a download.
     - `seed`: seeds every fault's dice, so a run is reproducible.
     """
 
@@ -30,19 +33,21 @@ class Faults:
     status_slow: float = 0.0
     slow_seconds: float = 2.0
     status_reset: float = 0.0
+    media_chunk_seconds: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            if f.name in ("seed", "slow_seconds"):
+            if f.name in _NOT_RATES:
                 continue
             rate = getattr(self, f.name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"Faults.{f.name}={rate!r} is not a rate between 0 and 1")
         if self.task_fail + self.task_expire > 1.0:
             raise ValueError("Faults.task_fail + Faults.task_expire must not exceed 1")
-        if self.slow_seconds < 0:
-            raise ValueError(f"Faults.slow_seconds={self.slow_seconds!r} must be >= 0")
+        for name in ("slow_seconds", "media_chunk_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Faults.{name}={getattr(self, name)!r} must be >= 0")
 
     @property
     def any(self) -> bool:

@@ -9,19 +9,22 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import Final
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from ._lifecycle import TaskRecord
 from ._problems import SandboxHTTPError
 from ._state import SandboxState
 from ._video import VideoSpec, render_mp4
 
-__all__ = ["VideoCache", "bytes_response", "etag_for"]
+__all__ = ["VideoCache", "bytes_response", "etag_for", "served_range", "trickled"]
 
 _RANGE: Final = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CONTENT_RANGE: Final = re.compile(r"^bytes (\d+)-(\d+)/\d+$")
+_TRICKLE_CHUNK: Final = 4096
 
 
 class VideoCache:
@@ -136,6 +139,31 @@ def bytes_response(
     if request.method == "HEAD":
         body = b""
     return Response(body, status_code=status, media_type=content_type, headers=headers)
+
+
+def served_range(response: Response, size: int) -> tuple[int, int]:
+    """The first and last byte a `bytes_response` of `size` bytes serves (inclusive)."""
+    match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+    if response.status_code == 206 and match is not None:
+        return int(match.group(1)), int(match.group(2))
+    return 0, size - 1
+
+
+def trickled(response: Response, seconds: float) -> Response:
+    """`response` sent in 4 KiB chunks `seconds` apart (itself when `seconds` is 0)."""
+    if seconds <= 0 or not response.body:
+        return response
+    body = bytes(response.body)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for at in range(0, len(body), _TRICKLE_CHUNK):
+            if at:
+                await asyncio.sleep(seconds)
+            yield body[at : at + _TRICKLE_CHUNK]
+
+    return StreamingResponse(
+        chunks(), status_code=response.status_code, headers=dict(response.headers)
+    )
 
 
 def _requested_range(request: Request, etag: str) -> tuple[int | None, int | None] | None:

@@ -43,7 +43,8 @@ class Sandbox:
     makes a 5 s std video take about 3 s; 1.0 is real time). `pending_cap` is the per-team
     limit of non-terminal tasks of each family (`pending_caps` sets it per family, e.g.
     `{"seedance": 2}`); `faults` injects failures; `state_path` (an SQLite file)
-    keeps tasks, balances and uploads across restarts.
+    keeps tasks, balances and uploads across restarts; `fps` is the frame rate of the videos it
+    renders (lower renders faster).
     """
 
     api_key: str = DEFAULT_KEY
@@ -61,6 +62,7 @@ class Sandbox:
         state_path: str | Path | None = None,
         team_credit_nano: int = 20 * NANO,
         pending_caps: Mapping[str, int] | None = None,
+        fps: int = 12,
     ) -> None:
         self.config = SandboxConfig(
             time_scale=time_scale,
@@ -70,6 +72,7 @@ class Sandbox:
             state_path=Path(state_path) if state_path is not None else None,
             team_credit_nano=team_credit_nano,
             pending_caps=dict(pending_caps or {}),
+            fps=fps,
         )
         self.host = host
         self._requested_port = port

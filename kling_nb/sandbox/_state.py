@@ -39,6 +39,7 @@ class _Counters:
     faults: Counter[str] = field(default_factory=Counter)
     uploads: int = 0
     media_reads: int = 0
+    media_ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     renders: int = 0
     render_seconds_total: float = 0.0
     render_seconds_max: float = 0.0
@@ -335,10 +336,11 @@ class SandboxState:
         with self._lock:
             self._counters.responses[status] += 1
 
-    def count_media_read(self) -> None:
-        """Count one download of a video."""
+    def count_media_read(self, task_id: str, first: int, last: int) -> None:
+        """Count one download of a task's video that served bytes `first` to `last`."""
         with self._lock:
             self._counters.media_reads += 1
+            self._counters.media_ranges.setdefault(task_id, []).append((first, last))
 
     def count_render(self, seconds: float) -> None:
         """Count one MP4 rendering and how long it took."""
@@ -356,7 +358,8 @@ class SandboxState:
         `asset_groups` / `assets`,
         `too_many_pending` (429s answered), `responses` (count per HTTP status),
         `status_reads` (reads that reached a task lookup) and `status_reads_by_route`,
-        `faults` (count per injected fault), `uploads`, `media_reads`, `renders`,
+        `faults` (count per injected fault), `uploads`, `media_reads`, `media_ranges` (per task
+        id, the `[first, last]` byte ranges its video GETs served, in order), `renders`,
         `render_seconds_max` / `render_seconds_mean`, `balances` (per team: `balance_nano`,
         `held_nano`, `available_nano`, `charged_nano`, `released_nano`), `time_scale`.
         """
@@ -384,6 +387,7 @@ class SandboxState:
                 "faults": dict(c.faults),
                 "uploads": c.uploads,
                 "media_reads": c.media_reads,
+                "media_ranges": {t: [list(r) for r in rs] for t, rs in c.media_ranges.items()},
                 "renders": c.renders,
                 "render_seconds_max": c.render_seconds_max,
                 "render_seconds_mean": c.render_seconds_total / c.renders if c.renders else 0.0,

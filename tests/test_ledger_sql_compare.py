@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,8 @@ def test_empty_ledger_compares_to_an_empty_pivot(target: str | Path) -> None:
 def test_df_read_through_adbc_equals_the_driver_read(
     target: str | Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if isinstance(target, Path):
+        pytest.skip("PostgreSQL only: SQLite ledgers are never read through ADBC (next test)")
     ledger = _ledger(target, rated=False, judged=False)
     ledger.update("j0001", tags=["a", "b"], error_detail={"k": 1})
     through_arrow = _arrow.arrow_frame(ledger._store.target, _frames._DF_SQL, _frames._DF_SOURCE)
@@ -151,4 +154,21 @@ def test_df_read_through_adbc_equals_the_driver_read(
     slow = ledger.df
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert fast["tags"].iloc[1] == ["a", "b"]
+    ledger.close()
+
+
+def test_a_sqlite_ledger_is_never_read_by_a_second_sqlite_library(tmp_path: Path) -> None:
+    # ADBC's SQLite driver carries its own SQLite: its read, then its close, dropped the POSIX
+    # locks of the ledger's own connection, and the next plain read failed ("disk I/O error").
+    path = tmp_path / "kling_runs.sqlite"
+    ledger = Ledger(path)
+    ledger.insert(job("one", status="succeeded", created_at=1.0, finished_at=2.0))
+    for name in ("two", "three"):
+        assert len(ledger.df) >= 1
+        ledger.insert(job(name, status="succeeded", created_at=1.0, finished_at=2.0))
+        with sqlite3.connect(path) as other:
+            count = other.execute("SELECT count(*) FROM jobs").fetchone()[0]
+        assert count == len(ledger.df)
+    assert len(ledger.df) == 3
+    assert _arrow.arrow_frame(ledger._store.target, _frames._DF_SQL, _frames._DF_SOURCE) is None
     ledger.close()

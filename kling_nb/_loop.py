@@ -17,8 +17,6 @@ import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ._pools import disk_pool, started_pool
-
 __all__ = ["Runner"]
 
 T = TypeVar("T")
@@ -151,17 +149,27 @@ def _settle_kernel(loop: asyncio.AbstractEventLoop) -> None:
         return
     _settled.add(loop)
     if getattr(loop, "_default_executor", False) is None:
-        loop.set_default_executor(started_pool(_WORKERS, "kling-nb-io"))
+        loop.set_default_executor(_started_pool(_WORKERS, "kling-nb-io"))
     if _frozen.is_set():
         return
     _frozen.set()
-    disk_pool(started=True)
     # The kernel's heap after its imports (IPython, widgets, httpx, kling_nb) is long-lived:
     # without this every full collection walks all of it, and 100 polling jobs trigger one
     # every few seconds (370 ms on a loaded machine, bench/kernel.py). Frozen objects are
     # still freed by reference counting; only cycles among them wait for `gc.unfreeze()`.
     gc.collect()
     gc.freeze()
+
+
+def _started_pool(workers: int, name: str) -> concurrent.futures.ThreadPoolExecutor:
+    """A thread pool whose `workers` threads are all running already."""
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=name)
+    barrier = threading.Barrier(workers + 1)
+    # Each submit finds no idle thread (the earlier ones wait at the barrier): one thread each.
+    for _ in range(workers):
+        pool.submit(barrier.wait, 10.0)
+    barrier.wait(10.0)
+    return pool
 
 
 def _patch(loop: asyncio.AbstractEventLoop) -> None:

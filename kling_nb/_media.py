@@ -1,9 +1,9 @@
 """The download engine's disk side: a body is written and hashed off the event loop, and the
 MP4 check that every finished download passes.
 
-`FileSink` gathers a streamed body into ~1 MiB batches of chunks and hands each to a writer
-thread and a hashing thread (both release the GIL), so the network read, the file write and
-the hash overlap instead of taking turns. bench/download.py measures the choice.
+`FileSink` gathers a streamed body into ~1 MiB buffers and hands each to one writer thread
+that writes and hashes it (both release the GIL), so the network read, the file write and the
+hash overlap instead of taking turns on the loop. bench/download.py measures the choice.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ import hashlib
 import os
 import struct
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import BinaryIO, Final
 
 import httpcore
 import httpx
-
-from ._pools import disk_pool
 
 __all__ = ["BUFFER_SIZE", "READ_SIZE", "FileSink", "mp4_structure_ok", "widen_reads"]
 
@@ -33,17 +30,14 @@ _MAX_BOXES: Final = 100_000
 
 
 class FileSink:
-    """Appends chunks to `handle` and `digest` in order: one thread writes while another hashes.
+    """Appends chunks to `handle` and `digest` in order, through one writer thread.
 
-    Chunks gather (by reference, not copied) until `buffer_size` bytes; each full batch is
-    written and hashed on the process's disk pool (`_pools.disk_pool`) while the loop reads on,
-    with at most `depth` batches waiting (memory stays a few MiB). A batch's write starts when
-    the previous one ended, and so does its hash, so each stays in order without a thread of
-    its own (a thread start blocks the loop). The write and sha256 both release the GIL, so
-    reading, writing and hashing overlap. A body under one buffer uses no thread. `close()`
-    (or leaving the `with` block) blocks until every byte added is in the file, also after a
-    cut or a cancellation: a `.part` file must hold every byte received to be resumed. After
-    a failed write no later one runs, so the file never has a gap.
+    Chunks gather until `buffer_size` bytes; each full buffer goes to the writer while the
+    loop reads on, with at most `depth` buffers waiting (memory stays a few MiB). A body under
+    one buffer never starts a thread. `close()` (or leaving the `with` block) blocks until
+    every byte added is in the file, also after a cut or a cancellation: a `.part` file must
+    hold every byte received to be resumed. After a failed write no later one runs, so the
+    file never has a gap.
     """
 
     def __init__(
@@ -58,10 +52,9 @@ class FileSink:
         self._digest = digest
         self._size = max(buffer_size, 1)
         self._depth = max(depth, 1)
-        self._batch: list[bytes] = []
-        self._batched = 0
-        self._pending: deque[tuple[Future[None], Future[None]]] = deque()
-        self._pool: Executor | None = None
+        self._buffer = bytearray()
+        self._pending: deque[Future[None]] = deque()
+        self._executor: ThreadPoolExecutor | None = None
         self._failed = False
 
     def __enter__(self) -> FileSink:
@@ -77,107 +70,64 @@ class FileSink:
         self.close(raise_errors=exc is None)
 
     async def add(self, chunk: bytes) -> None:
-        """Take one chunk (kept, not copied: pass bytes); waits only when `depth` batches
-        are already queued."""
-        self._batch.append(chunk)
-        self._batched += len(chunk)
-        if self._batched < self._size:
+        """Take one chunk; waits only when `depth` buffers are already queued."""
+        self._buffer += chunk
+        if len(self._buffer) < self._size:
             return
-        if self._pool is None:
-            self._pool = disk_pool()
-        batch = self._take()
-        last = self._pending[-1] if self._pending else (None, None)
-        write = _after(last[0], self._pool, self._write, batch)
-        self._pending.append((write, _after(last[1], self._pool, self._hash, batch)))
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kling-download")
+        data, self._buffer = self._buffer, bytearray()
+        self._pending.append(self._executor.submit(self._write, data))
         while len(self._pending) > self._depth:
             await self._settle_first()
 
     async def drain(self) -> None:
-        """Wait for every queued batch, then write the rest; raises the first OSError."""
+        """Wait for every queued write, then write the rest; raises the first OSError."""
         while self._pending:
             await self._settle_first()
-        batch = self._take()
-        self._write(batch)
-        self._hash(batch)
-
-    def _take(self) -> list[bytes]:
-        batch, self._batch, self._batched = self._batch, [], 0
-        return batch
+        self._write(self._buffer)
+        self._buffer = bytearray()
 
     async def _settle_first(self) -> None:
         # shield: a cancelled wait must not cancel a queued write (its bytes would be lost);
         # close() then waits for it.
-        for future in self._pending[0]:
-            await asyncio.shield(asyncio.wrap_future(future))
+        await asyncio.shield(asyncio.wrap_future(self._pending[0]))
         self._pending.popleft()
 
     def close(self, *, raise_errors: bool = True) -> None:
-        """Block until every byte added is written (or a write failed)."""
+        """Block until every byte added is written (or a write failed), then stop the thread."""
         error: BaseException | None = None
         try:
             while self._pending:
-                for future in self._pending.popleft():
-                    try:
-                        future.result()
-                    except Exception as exc:
-                        error = error or exc
-            if self._batch and not self._failed:
-                batch = self._take()
-                self._write(batch)
-                self._hash(batch)
+                try:
+                    self._pending.popleft().result()
+                except Exception as exc:
+                    error = error or exc
+            if self._buffer and not self._failed:
+                data, self._buffer = self._buffer, bytearray()
+                self._write(data)
         except Exception as exc:
             error = error or exc
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
         if error is not None and raise_errors:
             raise error
 
-    def _write(self, batch: list[bytes]) -> None:
-        for chunk in batch:
-            if self._failed:
-                return
-            try:
-                self._handle.write(chunk)
-            except BaseException:
-                self._failed = True
-                raise
-
-    def _hash(self, batch: list[bytes]) -> None:
-        for chunk in batch:
-            self._digest.update(chunk)
-
-
-def _after(
-    previous: Future[None] | None,
-    pool: Executor,
-    work: Callable[[list[bytes]], None],
-    batch: list[bytes],
-) -> Future[None]:
-    """`work(batch)` on `pool` once `previous` has ended (whatever its outcome)."""
-    done: Future[None] = Future()
-
-    def run() -> None:
+    def _write(self, data: bytes | bytearray) -> None:
+        if self._failed:
+            return
         try:
-            work(batch)
-        except BaseException as exc:
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
-
-    def start(_: object = None) -> None:
-        try:
-            pool.submit(run)
-        except RuntimeError:  # the pool is shut down (interpreter exit): run here
-            run()
-
-    if previous is None:
-        start()
-    else:
-        previous.add_done_callback(start)
-    return done
+            self._handle.write(data)
+        except BaseException:
+            self._failed = True
+            raise
+        self._digest.update(data)
 
 
 def widen_reads(response: httpx.Response, size: int = READ_SIZE) -> bool:
-    """Let httpcore (and asyncio) read up to `size` bytes a call on this plain-HTTP response's
-    connection.
+    """Let httpcore read up to `size` bytes a call on this plain-HTTP response's connection.
 
     httpcore reads 64 KiB a call (`READ_NUM_BYTES`), so a 500 MB body takes ~8,000 trips
     through h11, httpx and the event loop, which cost more CPU than writing the bytes. There
@@ -195,11 +145,6 @@ def widen_reads(response: httpx.Response, size: int = READ_SIZE) -> bool:
     if not isinstance(found, httpcore.AsyncHTTP11Connection):
         return False
     found.READ_NUM_BYTES = max(size, found.READ_NUM_BYTES)
-    # Under httpcore, anyio's stream gets what asyncio's transport read: 256 KiB a recv
-    # (`max_size`). Reading up to `size` cuts the loop's CPU per byte by about a third.
-    transport = getattr(getattr(found._network_stream, "_stream", None), "_transport", None)
-    if isinstance(getattr(transport, "max_size", None), int):
-        transport.max_size = max(size, transport.max_size)  # type: ignore[union-attr]
     return True
 
 

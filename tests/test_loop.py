@@ -1,20 +1,16 @@
-"""The Runner on a running loop (a kernel's): its thread pools are started up front and the heap
+"""The Runner on a running loop (a kernel's): its thread pool is started up front and the heap
 is frozen for the GC, so neither a thread start nor a full collection blocks the loop later."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
-import io
 import threading
 
 import pytest
 
-from kling_nb import _loop, _pools
+from kling_nb import _loop
 from kling_nb._loop import _WORKERS, Runner
-from kling_nb._media import BUFFER_SIZE, FileSink
-from kling_nb._pools import DISK_WORKERS
 
 
 def _named(prefix: str) -> int:
@@ -24,31 +20,18 @@ def _named(prefix: str) -> int:
 async def test_a_runner_on_a_running_loop_starts_every_pool_thread_up_front(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # As in a fresh kernel: no disk pool yet (an earlier test may have made one on demand).
-    monkeypatch.setattr(_pools, "_disk", None)
+    # As in a fresh kernel: the heap not frozen yet.
     monkeypatch.setattr(_loop, "_frozen", threading.Event())
     runner = Runner()
     try:
         assert _named("kling-nb-io") == _WORKERS
-        assert _pools._disk is not None
-        assert len(_pools._disk._threads) == DISK_WORKERS
         assert gc.get_freeze_count() > 0
         count = threading.active_count()
-        # asyncio.to_thread and a download's writes now start no thread: they find one idle.
+        # asyncio.to_thread now starts no thread: it finds one idle.
         assert await asyncio.to_thread(threading.current_thread) is not threading.current_thread()
-        data = bytes(range(256)) * (5 * BUFFER_SIZE // 256)
-        digest, handle = hashlib.sha256(), io.BytesIO()
-        with FileSink(handle, digest) as sink:
-            for i in range(0, len(data), 65_536):
-                await sink.add(data[i : i + 65_536])
-            await sink.drain()
-        assert handle.getvalue() == data
-        assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
         assert threading.active_count() == count
     finally:
         runner.close()
-        if _pools._disk is not None:
-            _pools._disk.shutdown(wait=False)
 
 
 async def test_a_second_runner_keeps_the_loops_pool() -> None:

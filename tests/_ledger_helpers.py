@@ -19,6 +19,7 @@ FIXTURE_V1 = Path(__file__).parent / "fixtures" / "ledger_v1" / "kling_runs.sqli
 FIXTURE_V2 = Path(__file__).parent / "fixtures" / "ledger_v2" / "kling_runs.sqlite"
 # Written by the v3 code (before the family column): two jobs and a rating.
 FIXTURE_V3 = Path(__file__).parent / "fixtures" / "ledger_v3" / "kling_runs.sqlite"
+FIXTURE_V4 = Path(__file__).parent / "fixtures" / "ledger_v4" / "kling_runs.sqlite"
 ENDPOINT = "https://inference-api.worldrouter.ai"
 
 

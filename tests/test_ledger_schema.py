@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from _ledger_helpers import FIXTURE_V2, FIXTURE_V3, copy_v1, job
+from _ledger_helpers import FIXTURE_V2, FIXTURE_V3, FIXTURE_V4, copy_v1, job
 
 from kling_nb._ledger import VERSION, Ledger, LedgerError
 from kling_nb._ledger._schema import MIGRATIONS
@@ -45,7 +45,7 @@ def shape(path: Path) -> dict[str, Any]:
 
 
 def test_every_version_below_the_current_has_a_migration() -> None:
-    assert VERSION == 4
+    assert VERSION == 5
     assert sorted(MIGRATIONS) == list(range(1, VERSION))
 
 
@@ -238,3 +238,23 @@ def test_a_postgresql_ledger_records_its_version_and_refuses_a_newer_one(pg_url:
         )
     with pytest.raises(LedgerError, match=rf"newer kling_nb \(schema version {VERSION + 1}"):
         Ledger(pg_url)
+
+
+def test_the_v4_fixture_gets_the_compare_index(tmp_path: Path) -> None:
+    path = copy_v1(tmp_path, FIXTURE_V4)
+    assert raw(path, "PRAGMA user_version") == [(4,)]
+    before = raw(path, "SELECT * FROM jobs ORDER BY job_id")
+    with Ledger(path) as ledger:
+        assert ledger._store.found_version == 4
+        pivot = ledger.compare()
+    assert pivot.loc["a fox", ("total_s", "kling-v3", "std", 5)] == 45.0
+    assert raw(path, "SELECT * FROM jobs ORDER BY job_id") == before
+    assert raw(path, "PRAGMA user_version") == [(VERSION,)]
+    plan = raw(
+        path,
+        "EXPLAIN QUERY PLAN SELECT prompt, model, mode, duration, finished_at - created_at, "
+        "cost_estimate FROM jobs WHERE status = 'succeeded' ORDER BY prompt, model, mode, duration",
+    )
+    assert "COVERING INDEX jobs_compare" in str(plan)
+    Ledger(tmp_path / "new.sqlite").close()
+    assert shape(path) == shape(tmp_path / "new.sqlite")

@@ -36,7 +36,7 @@ __all__ = [
     "ensure_schema",
 ]
 
-VERSION: Final = 4
+VERSION: Final = 5
 """The schema this code writes."""
 
 _V1_JOB_COLUMNS: Final = (
@@ -138,12 +138,20 @@ _V3_DDL: Final = (
     "ALTER TABLE judgements ADD COLUMN member TEXT",
     "CREATE INDEX IF NOT EXISTS jobs_member ON jobs(member)",
 )
+_V5_DDL: Final = (
+    # `compare()`'s default pivot (prompts × model, mode, duration; seconds and cost) read from
+    # this index alone, in group order: at 1,000,000 jobs SQLite's GROUP BY then needs no sort
+    # (1.5 s -> 0.6 s, bench/ledger.py).
+    "CREATE INDEX IF NOT EXISTS jobs_compare ON jobs(status, prompt, model, mode, duration, "
+    "created_at, finished_at, cost_estimate)",
+)
 _LATEST: Final = (
     f"CREATE TABLE jobs ({', '.join(f'{name} {kind}' for name, kind in JOB_COLUMNS)})",
     _EVENTS,
     *_V1_INDEXES,
     *_V2_DDL,
     *_V3_DDL,
+    *_V5_DDL,
 )
 
 
@@ -216,10 +224,17 @@ def _v3_to_v4(db: sa.Connection) -> None:
         ddl(db, f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
 
+def _v4_to_v5(db: sa.Connection) -> None:
+    """An index for `compare()` (no column changes: a v4 reader ignores it)."""
+    for statement in _V5_DDL:
+        ddl(db, statement)
+
+
 MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 """`MIGRATIONS[n]` turns a version-n ledger into version n + 1, inside the open transaction."""
 

@@ -31,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from _common import machine
 
 from kling_nb._judging import (
     DEFAULT_ALPHA,
@@ -146,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--strategies", default="random,round-robin,informative")
     args = parser.parse_args(argv)
+    print(f"bench/judging.py: {machine()}", flush=True)
     strategies = args.strategies.split(",")
     start = time.perf_counter()
     tasks = [

@@ -42,6 +42,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from _common import machine
+
 from kling_nb import PollSchedule
 
 # Medians (seconds from create to finish) follow the sandbox's timeline model
@@ -316,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="fewer tasks and knobs (smoke run)")
     args = parser.parse_args(argv)
+    print(f"bench/polling.py: {machine()}", flush=True)
     per_variant, knobs = args.tasks, KNOBS
     if args.quick:
         per_variant, knobs = 150, KNOBS[::2]

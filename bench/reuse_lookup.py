@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from ledger import bulk_fill, encoded, job_row, outcome, timed
+from _common import machine
+from ledger import bulk_fill, encoded, job_row, outcome
 
 from kling_nb._ledger import Ledger
 from kling_nb._ledger._schema import TABLE_COLUMNS
@@ -32,6 +34,16 @@ from kling_nb._reuse import reusable_rows
 from kling_nb._sweep import sweep_requests
 
 REPEAT = 15
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(median, min) seconds of `repeat` calls."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs), min(runs)
 
 
 def rows(count: int) -> list[dict[str, Any]]:
@@ -126,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--pg", action="store_true", help="also on a throwaway PostgreSQL")
     args = parser.parse_args(argv)
+    print(f"bench/reuse_lookup.py: {machine()}", flush=True)
     filled = rows(args.jobs)
     table: list[Any] = []
     with tempfile.TemporaryDirectory() as folder:

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import RemoteSandbox, print_table
+from _common import RemoteSandbox, machine, print_table
 
 import kling_nb as kn
 from kling_nb._states import JobState
@@ -136,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-second", dest="second", action="store_false")
     parser.add_argument("--no-disk-fault", dest="disk_fault", action="store_false")
     args = parser.parse_args(argv)
+    print(f"bench/soak.py: {machine()}", flush=True)
     second_claimed = 0
     disk_faults = 0
     started = time.monotonic()

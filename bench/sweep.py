@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import RemoteSandbox, median, pct, print_table
+from _common import RemoteSandbox, machine, median, pct, print_table
 
 import kling_nb as kn
 
@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=0.015)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    print(f"bench/sweep.py: {machine()}", flush=True)
     started = time.perf_counter()
     results = [
         run(args.jobs, CAP, args.time_scale, args.seed),

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from _common import machine
-from ledger import bulk_fill, encoded, job_row, outcome
+from ledger import encoded, job_row, outcome
 
 from kling_nb._ledger import Ledger
 from kling_nb._ledger._schema import TABLE_COLUMNS
@@ -118,8 +118,9 @@ def run(where: str | Path, url: str, filled: Sequence[dict[str, Any]], label: st
     return table
 
 
-def fill_pg(url: str, filled: Sequence[dict[str, Any]]) -> None:
-    Ledger(url).close()  # the schema
+def fill(where: str | Path, url: str, filled: Sequence[dict[str, Any]]) -> None:
+    """The rows in one transaction (the schema made by `Ledger` first), then ANALYZE."""
+    Ledger(where).close()  # the schema
     engine = sa.create_engine(url)
     names = ", ".join(TABLE_COLUMNS)
     marks = ", ".join(f":{name}" for name in TABLE_COLUMNS)
@@ -143,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table: list[Any] = []
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "kling_runs.sqlite"
-        bulk_fill(path, filled)
+        fill(path, f"sqlite:///{path}", filled)
         table += run(path, f"sqlite:///{path}", filled, f"sqlite {args.jobs:,}")
     if args.pg:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with server.admin() as admin:
                 admin.execute('CREATE DATABASE "bench"')
             url = server.url("bench")
-            fill_pg(url, filled)
+            fill(url, url.replace("postgresql://", "postgresql+psycopg://"), filled)
             table += run(url, url.replace("postgresql://", "postgresql+psycopg://"), filled,
                          f"postgresql {args.jobs:,}")  # fmt: skip
     head = ["ledger", "read", "median ms", "min ms", "note"]

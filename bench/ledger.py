@@ -192,7 +192,12 @@ def bulk_fill(target: str, n: int) -> float:
             with cursor.copy("COPY events (job_id, at, kind, status) FROM STDIN") as copy:
                 for i in range(n):
                     copy.write_row((f"20261125-120000-{i:08x}", now, "submitted", "waiting"))
-        return time.perf_counter() - started
+        filled = time.perf_counter() - started
+        # What autovacuum does to a live server's table soon after a bulk load: statistics and
+        # the visibility map, without which no scan is index-only (not counted in the fill).
+        with psycopg.connect(target, autocommit=True) as db:
+            db.execute("VACUUM ANALYZE jobs")
+        return filled
     db = sqlite3.connect(target, isolation_level=None)
     marks = ", ".join("?" for _ in TABLE_COLUMNS)
     db.execute("BEGIN")

@@ -33,7 +33,7 @@ from typing import Any
 
 from _common import machine, spread
 
-from kling_nb._ledger import Ledger, _frames
+from kling_nb._ledger import Ledger
 from kling_nb._ledger._codec import encode
 from kling_nb._ledger._schema import TABLE_COLUMNS
 
@@ -224,13 +224,12 @@ def _fresh_reads(target: str, out: Any) -> None:
     df2, _ = _clock(lambda: log.df)
     cmp1, pivot = _clock(log.compare)
     cmp2, _ = _clock(log.compare)
-    # The baselines, in the same process: the read through the driver's tuples (what df did
-    # before ADBC; on SQLite what it still does) and that df pivoted in pandas (what compare()
-    # did before SQL).
-    _frames.arrow_frame = lambda *_: None  # type: ignore[assignment]
+    # The baselines, in the same process: the read through the driver's tuples (df's only path
+    # now: an ADBC read was tried and dropped, see README) and that df pivoted in pandas (what
+    # compare() did before SQL).
     base_df, slow = _clock(lambda: log.df)
     base_cmp, slow_pivot = _clock(lambda: log.compare(log.df))
-    assert slow.equals(frame), "the driver read and the ADBC read differ"
+    assert slow.equals(frame), "two reads of one ledger differ"
     assert slow_pivot.shape == pivot.shape, (slow_pivot.shape, pivot.shape)
     log.close()
     out.put({"df1": df1, "df2": df2, "cmp1": cmp1, "cmp2": cmp2, "rows": len(frame),
@@ -380,7 +379,7 @@ def run_engine(
                 (f"{at}: log.compare(), repeat", _ms(reads["cmp2"]), "same process"),
                 (f"{at}: baseline df (driver tuples)", _ms(reads["base_df"]),
                  f"{_ratio(reads['base_df'], reads['df2'])}x the repeat, same processes"
-                 + ("; SQLite: the same path (never ADBC)" if engine == "sqlite" else "")),
+                 + "; the same path as log.df"),
                 (f"{at}: baseline compare(df) (driver read + pandas)", _ms(reads["base_cmp"]),
                  f"{_ratio(reads['base_cmp'], reads['cmp2'])}x the SQL repeat, same processes"),
             ]  # fmt: skip

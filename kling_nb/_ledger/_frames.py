@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 
 from .._states import JobState
-from ._arrow import arrow_frame
 from ._codec import loads
 from ._engine import sql_for
 from ._schema import TABLE_COLUMNS
@@ -117,11 +116,8 @@ def jobs_frame(store: Store, job_ids: Sequence[str] | None = None) -> pd.DataFra
         return _plain_rows(db, _DF_SQL) if job_ids is None else _rows_of(db, job_ids)
 
     with _gc_paused():
-        fast = job_ids is None and not store.closed
-        found = arrow_frame(store.target, _DF_SQL, _DF_SOURCE) if fast else None
-        if found is None:
-            records = store.read(read, "read the jobs")
-            found = pd.DataFrame.from_records(records, columns=list(_DF_SOURCE))
+        records = store.read(read, "read the jobs")
+        found = pd.DataFrame.from_records(records, columns=list(_DF_SOURCE))
         frame = found
         # Sorted here, not by ORDER BY: SQLite's sorter copies every whole row first, which
         # took longer than this sort of two columns (bench/ledger.py, 100,000 jobs).

@@ -23,6 +23,7 @@ __all__ = [
     "CorruptDownloadError",
     "DownloadResult",
     "IncompleteDownloadError",
+    "hash_file",
     "media_target",
     "mp4_structure_ok",
     "safe_name",
@@ -153,7 +154,7 @@ async def stream_to_file(
     async with http.stream("GET", url, headers=headers, auth=None, timeout=timeout) as response:
         if response.status_code == 416 and offset:
             if _whole_size(response) == offset:  # whole already: its process died before the rename
-                digest = _disk(part, lambda: _hash_file(part))
+                digest = _disk(part, lambda: hash_file(part))
                 return _finish(dest, part, validator_file, offset, offset, digest)
             _disk(part, lambda: _discard(part, validator_file))
             return await stream_to_file(
@@ -182,7 +183,7 @@ async def _receive(
     received = offset
     try:
         # Hash while writing (one pass); a resumed file hashes its old part first.
-        digest = _hash_file(part) if offset else hashlib.sha256()
+        digest = hash_file(part) if offset else hashlib.sha256()
         widen_reads(response)
         with part.open("ab" if offset else "wb") as handle, FileSink(handle, digest) as sink:
             try:
@@ -240,7 +241,8 @@ def _keep_validator(validator_file: Path, validator: str | None) -> None:
         validator_file.unlink(missing_ok=True)
 
 
-def _hash_file(path: Path) -> hashlib._Hash:
+def hash_file(path: Path) -> hashlib._Hash:
+    """The sha256 of a whole file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

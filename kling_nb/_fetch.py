@@ -8,7 +8,6 @@ be able to fetch it again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import shutil
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from ._download import DownloadResult, safe_name
+from ._download import DownloadResult, hash_file, safe_name
 from ._errors import APIConnectionError, APIError, DownloadError
 from ._filmstrip import PictureError, Pictures, make_pictures
 from ._jobs import Job
@@ -116,11 +115,7 @@ def _landed(dest: Path) -> DownloadResult | None:
         return None
     if not mp4_structure_ok(dest):
         return None
-    digest = hashlib.sha256()
-    with dest.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return DownloadResult(dest, dest.stat().st_size, digest.hexdigest())
+    return DownloadResult(dest, dest.stat().st_size, hash_file(dest).hexdigest())
 
 
 async def _pictures(video: Path) -> Pictures | None:

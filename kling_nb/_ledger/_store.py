@@ -131,16 +131,21 @@ class Store:
         """
         return self.submit(work, action).result()
 
-    def read(self, work: Callable[[sa.Connection], T], action: str) -> T:
-        """Run `work(connection)` on the read connection (one reader at a time)."""
+    @contextmanager
+    def _reading(self, action: str) -> Iterator[sa.Connection]:
+        """The read connection, held alone, open and with no transaction left from before."""
         with self._read_lock, self._translated(action):
             if self._closed:
                 raise LedgerError(self.path, action, "the ledger is closed")
             db = self._read_db
             if db.in_transaction():
                 db.rollback()
-            with db.begin():
-                return work(db)
+            yield db
+
+    def read(self, work: Callable[[sa.Connection], T], action: str) -> T:
+        """Run `work(connection)` on the read connection (one reader at a time)."""
+        with self._reading(action) as db, db.begin():
+            return work(db)
 
     def read_sqlite(self, query: str, params: tuple[object, ...], action: str) -> list[Any]:
         """SQLite only: `query` (qmark parameters) on the read connection's driver, as dicts.
@@ -150,12 +155,7 @@ class Store:
         (about 3x the read itself).
         """
         assert self.sqlite
-        with self._read_lock, self._translated(action):
-            if self._closed:
-                raise LedgerError(self.path, action, "the ledger is closed")
-            db = self._read_db
-            if db.in_transaction():
-                db.rollback()
+        with self._reading(action) as db:
             raw = db.connection.driver_connection
             assert raw is not None
             cursor = raw.execute(query, params)
